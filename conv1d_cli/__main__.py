@@ -1,0 +1,3 @@
+from conv1d_cli.cli import main
+
+main()

@@ -1,0 +1,255 @@
+"""The experiment config: pydantic v2 models (the schema), YAML loading and ``--set`` overrides.
+
+Config flows one way: model defaults -> YAML file -> dotted ``--set`` overrides -> frozen ``Config``.
+Unknown keys are errors; every default is explicit here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+UnitInterval = Annotated[float, Field(ge=0, lt=1)]
+
+
+class StrictModel(BaseModel):
+    """Base of every config section: unknown keys are errors and a loaded config never changes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------------------- data
+class DataConfig(StrictModel):
+    dataset: Literal["mnist", "fashion-mnist", "mnist1d", "digits", "npz", "csv"] = "mnist"
+    # auto: mnist -> embedded; fashion-mnist -> data.path, data home, /usr/share/datasets, OpenML.
+    source: Literal["auto", "embedded", "openml", "idx", "npz"] = "auto"
+    path: str | None = None
+    val_split: UnitInterval = 0.1
+    # Used only where the data has no official test split (embedded MNIST, digits, npz without x_test).
+    test_split: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    # (channels, length) of one sample as handed to the network; None keeps the dataset's own.
+    view: tuple[PositiveInt, PositiveInt] | None = None
+    normalize: Literal["scale", "standardize", "none"] = "scale"
+    limit: PositiveInt | None = None
+    label_column: str = "label"
+    # Training-time augmentation: random shifts of up to `shift` pixels/samples, Gaussian noise std.
+    shift: NonNegativeInt = 0
+    noise: NonNegativeFloat = 0.0
+    # Arguments for mnist1d's generator (num_samples, train_split, final_seq_length, seed, ...).
+    mnist1d: dict[str, Any] = Field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------- layers
+Padding = NonNegativeInt | tuple[NonNegativeInt, NonNegativeInt] | Literal["valid", "same"]
+
+
+class Conv1dLayer(StrictModel):
+    type: Literal["conv1d"]
+    channels: PositiveInt
+    kernel: PositiveInt
+    stride: PositiveInt = 1
+    padding: Padding = 0
+    padding_mode: Literal["zeros", "replicate", "reflect", "circular"] = "zeros"
+    dilation: PositiveInt = 1
+    bias: bool = True
+
+
+class DenseLayer(StrictModel):
+    type: Literal["dense", "linear"]
+    units: PositiveInt
+    bias: bool = True
+
+
+class ReLULayer(StrictModel):
+    type: Literal["relu"]
+
+
+class LeakyReLULayer(StrictModel):
+    type: Literal["leakyrelu"]
+    negative_slope: NonNegativeFloat = 0.01
+
+
+class TanhLayer(StrictModel):
+    type: Literal["tanh"]
+
+
+class SigmoidLayer(StrictModel):
+    type: Literal["sigmoid"]
+
+
+class GELULayer(StrictModel):
+    type: Literal["gelu"]
+    approximate: Literal["none", "tanh"] = "none"
+
+
+class MaxPool1dLayer(StrictModel):
+    type: Literal["maxpool1d"]
+    kernel: PositiveInt = 2
+    stride: PositiveInt | None = None  # None: same as kernel
+    padding: NonNegativeInt = 0
+
+
+class AvgPool1dLayer(StrictModel):
+    type: Literal["avgpool1d"]
+    kernel: PositiveInt = 2
+    stride: PositiveInt | None = None
+    padding: NonNegativeInt = 0
+
+
+class GlobalAvgPool1dLayer(StrictModel):
+    type: Literal["globalavgpool1d"]
+
+
+class FlattenLayer(StrictModel):
+    type: Literal["flatten"]
+
+
+class DropoutLayer(StrictModel):
+    type: Literal["dropout"]
+    rate: UnitInterval = 0.5
+
+
+class BatchNorm1dLayer(StrictModel):
+    type: Literal["batchnorm1d"]
+    momentum: Annotated[float, Field(gt=0, le=1)] = 0.1
+    eps: PositiveFloat = 1e-5
+
+
+LayerConfig = Annotated[
+    Conv1dLayer
+    | DenseLayer
+    | ReLULayer
+    | LeakyReLULayer
+    | TanhLayer
+    | SigmoidLayer
+    | GELULayer
+    | MaxPool1dLayer
+    | AvgPool1dLayer
+    | GlobalAvgPool1dLayer
+    | FlattenLayer
+    | DropoutLayer
+    | BatchNorm1dLayer,
+    Field(discriminator="type"),
+]
+
+
+class ModelConfig(StrictModel):
+    init: Literal["he", "he_uniform", "xavier", "xavier_uniform", "gaussian", "zeros"] = "he"
+    init_sigma: PositiveFloat = 0.01  # standard deviation of the `gaussian` initializer
+    layers: list[LayerConfig] = Field(min_length=1)
+
+
+# ---------------------------------------------------------------------------- loss, optimizer
+class LossConfig(StrictModel):
+    type: Literal["cross_entropy"] = "cross_entropy"
+    label_smoothing: UnitInterval = 0.0
+
+
+class _OptimizerBase(StrictModel):
+    lr: PositiveFloat = 0.001
+    weight_decay: NonNegativeFloat = 0.0
+    clip_grad_norm: PositiveFloat | None = None
+
+
+class SGDConfig(_OptimizerBase):
+    type: Literal["sgd"]
+
+
+class MomentumConfig(_OptimizerBase):
+    type: Literal["momentum"]
+    momentum: UnitInterval = 0.9
+    nesterov: bool = False
+
+
+class AdaGradConfig(_OptimizerBase):
+    type: Literal["adagrad"]
+    eps: PositiveFloat = 1e-10
+
+
+class RMSPropConfig(_OptimizerBase):
+    type: Literal["rmsprop"]
+    alpha: UnitInterval = 0.99
+    eps: PositiveFloat = 1e-8
+
+
+class AdamConfig(_OptimizerBase):
+    type: Literal["adam"]
+    betas: tuple[UnitInterval, UnitInterval] = (0.9, 0.999)
+    eps: PositiveFloat = 1e-8
+
+
+class AdamWConfig(_OptimizerBase):
+    type: Literal["adamw"]
+    betas: tuple[UnitInterval, UnitInterval] = (0.9, 0.999)
+    eps: PositiveFloat = 1e-8
+    weight_decay: NonNegativeFloat = 0.01
+
+
+OptimizerConfig = Annotated[
+    SGDConfig | MomentumConfig | AdaGradConfig | RMSPropConfig | AdamConfig | AdamWConfig,
+    Field(discriminator="type"),
+]
+
+
+# -------------------------------------------------------------------------------- schedules
+class ConstantSchedule(StrictModel):
+    type: Literal["constant"]
+
+
+class StepSchedule(StrictModel):
+    type: Literal["step"]
+    step_epochs: PositiveInt = 10  # multiply the rate by gamma every step_epochs epochs
+    gamma: Annotated[float, Field(gt=0, le=1)] = 0.1
+
+
+class CosineSchedule(StrictModel):
+    type: Literal["cosine"]
+    warmup_epochs: NonNegativeFloat = 0.0
+    min_lr: NonNegativeFloat = 0.0
+
+
+class OneCycleSchedule(StrictModel):
+    type: Literal["onecycle"]
+    pct_start: Annotated[float, Field(gt=0, lt=1)] = 0.3
+    div_factor: PositiveFloat = 25.0
+    final_div_factor: PositiveFloat = 1e4
+
+
+ScheduleConfig = Annotated[
+    ConstantSchedule | StepSchedule | CosineSchedule | OneCycleSchedule,
+    Field(discriminator="type"),
+]
+
+
+# ---------------------------------------------------------------------------- train, output
+class EarlyStoppingConfig(StrictModel):
+    patience: PositiveInt = 5
+    min_delta: NonNegativeFloat = 0.0
+
+
+class TrainConfig(StrictModel):
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 64
+    eval_batch_size: PositiveInt = 1000
+    dtype: Literal["float32", "float64"] = "float32"
+    early_stopping: EarlyStoppingConfig | None = None
+
+
+class OutputConfig(StrictModel):
+    runs_dir: str = "runs"
+    monitor: Literal["val_acc", "val_loss", "train_acc", "train_loss"] = "val_acc"
+    plots: bool = True
+
+
+class Config(StrictModel):
+    name: str | None = None  # None: the config file's stem
+    seed: NonNegativeInt = 0
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig
+    loss: LossConfig = Field(default_factory=LossConfig)
+    optimizer: OptimizerConfig = Field(default_factory=lambda: AdamConfig(type="adam"))
+    schedule: ScheduleConfig = Field(default_factory=lambda: ConstantSchedule(type="constant"))
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
