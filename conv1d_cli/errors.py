@@ -16,7 +16,7 @@ class ConfigError(Conv1dError):
 
 
 class DataError(Conv1dError):
-    """A data set is missing, corrupt or does not fit the config; the message names the file or key."""
+    """A data set is missing, corrupt or does not fit the config; names the file or key."""
 
 
 class CheckpointError(Conv1dError):
@@ -25,3 +25,17 @@ class CheckpointError(Conv1dError):
 
 class RunDirError(Conv1dError):
     """The runs folder cannot be used (not writable, a run to resume does not exist)."""
+
+
+class TrainingDiverged(Conv1dError):
+    """The loss became NaN or infinite; the last good checkpoint is kept. Exit code 3."""
+
+    exit_code = 3
+
+
+class TrainingInterrupted(Conv1dError):
+    """Ctrl-C or SIGTERM: ``last`` was saved; exit 128 + the signal number (130 or 143)."""
+
+    def __init__(self, message: str, signal_number: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signal_number

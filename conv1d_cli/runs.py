@@ -1,0 +1,290 @@
+"""Run directories, the per-epoch metrics file, and atomic checkpoint save/load.
+
+Nothing a user made is ever overwritten or left half-written: run directories get a fresh
+suffix instead of reusing a name, and every file write goes to a temporary file in the same
+folder that is flushed, fsynced and renamed over the target (a kill at any moment leaves either
+the old file or the new one).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import safetensors.numpy
+
+from conv1d_cli import __version__
+from conv1d_cli.errors import CheckpointError, RunDirError
+
+CHECKPOINT_FORMAT = "conv1d-checkpoint"
+CHECKPOINT_VERSION = 1
+METRIC_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "lr",
+    "epoch_seconds",
+    "samples_per_s",
+)
+
+
+# ----------------------------------------------------------------------------- atomic files
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves either the old or the new file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _fsync_dir(directory: Path) -> None:
+    # The rename itself lives in the directory entry; without this it may not survive a crash.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    atomic_write_text(path, json.dumps(payload, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+# ---------------------------------------------------------------------------- run directory
+def check_runs_dir_writable(runs_dir: Path) -> None:
+    """Raise RunDirError now (before any training) when run directories cannot be made here."""
+    runs_dir = Path(runs_dir)
+    probe = runs_dir
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise RunDirError(f"runs folder {runs_dir}: {probe} is not a directory (output.runs_dir)")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise RunDirError(f"runs folder {runs_dir} is not writable (output.runs_dir or --runs-dir)")
+
+
+def create_run_dir(runs_dir: Path, name: str) -> Path:
+    """Create and return ``runs_dir/name``, or ``name-2``, ``name-3``...: never an existing one."""
+    runs_dir = Path(runs_dir)
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunDirError(f"cannot create runs folder {runs_dir}: {exc.strerror}") from None
+    for index in range(1, 100_000):
+        candidate = runs_dir / (name if index == 1 else f"{name}-{index}")
+        try:
+            candidate.mkdir()  # atomic: fails if a concurrent run took the name first
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise RunDirError(f"cannot create run directory {candidate}: {exc.strerror}") from None
+        (candidate / "checkpoints").mkdir()
+        return candidate
+    raise RunDirError(f"too many runs named {name!r} in {runs_dir}")
+
+
+class MetricsLog:
+    """``metrics.csv`` (one row per epoch) and ``train.log`` (the plain per-epoch lines).
+
+    Rows are appended and fsynced every epoch so a killed run keeps what it measured.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.csv_path = Path(run_dir) / "metrics.csv"
+        self.log_path = Path(run_dir) / "train.log"
+        if not self.csv_path.exists():
+            atomic_write_text(self.csv_path, ",".join(METRIC_COLUMNS) + "\n")
+
+    def read_rows(self) -> list[dict[str, float]]:
+        with self.csv_path.open(newline="") as handle:
+            return [
+                {key: float(value) if value != "" else float("nan") for key, value in row.items()}
+                for row in csv.DictReader(handle)
+            ]
+
+    def truncate_to_epoch(self, epoch: int) -> list[dict[str, float]]:
+        """Keep the rows of epochs <= ``epoch`` (resume continues from there); return them."""
+        rows = [row for row in self.read_rows() if int(row["epoch"]) <= epoch]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: _format_cell(row[key]) for key in METRIC_COLUMNS})
+        atomic_write_text(self.csv_path, buffer.getvalue())
+        return rows
+
+    def append(self, row: Mapping[str, float], line: str) -> None:
+        cells = ",".join(_format_cell(row.get(key, float("nan"))) for key in METRIC_COLUMNS)
+        for path, text in ((self.csv_path, cells), (self.log_path, line)):
+            with path.open("a") as handle:
+                handle.write(text + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+
+
+def _format_cell(value: float) -> str:
+    if value != value:  # NaN: the metric does not exist for this run (e.g. no validation split)
+        return ""
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(float(value))
+
+
+# ------------------------------------------------------------------------------ checkpoints
+@dataclass
+class Checkpoint:
+    """What a checkpoint file holds: tensors by prefix and JSON metadata."""
+
+    model_state: dict[str, np.ndarray]
+    optimizer_state: dict[str, np.ndarray]
+    meta: dict[str, Any]
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
+    """Atomically write ``checkpoint`` as one .safetensors file (no pickle anywhere)."""
+    tensors: dict[str, np.ndarray] = {}
+    for prefix, group in (
+        ("model.", checkpoint.model_state),
+        ("optim.", checkpoint.optimizer_state),
+        ("extra.", checkpoint.extra),
+    ):
+        for name, array in group.items():
+            tensors[prefix + name] = np.ascontiguousarray(array)
+    metadata = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": str(CHECKPOINT_VERSION),
+        "conv1d_version": __version__,
+        "meta": json.dumps(checkpoint.meta, default=_json_default),
+    }
+    atomic_write_bytes(Path(path), safetensors.numpy.save(tensors, metadata=metadata))
+
+
+def load_checkpoint(path: Path) -> Checkpoint:
+    """Read a checkpoint, refusing anything truncated, foreign or newer than this tool."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} is not a file")
+    data = path.read_bytes()
+    header = _read_header(path, data)
+    metadata = header.get("__metadata__") or {}
+    if metadata.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is a safetensors file but not a conv1d checkpoint")
+    try:
+        version = int(metadata.get("format_version", ""))
+    except ValueError:
+        raise CheckpointError(f"{path}: unreadable checkpoint format version") from None
+    if version > CHECKPOINT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format {version}, newer than this conv1d "
+            f"({__version__}, format {CHECKPOINT_VERSION}); upgrade conv1d to read it"
+        )
+    try:
+        tensors = safetensors.numpy.load(data)
+        meta = json.loads(metadata["meta"])
+    except Exception as exc:  # the library's own error types vary between versions
+        raise CheckpointError(f"{path} is corrupt: {_first_line(exc)}") from None
+    groups: dict[str, dict[str, np.ndarray]] = {"model.": {}, "optim.": {}, "extra.": {}}
+    for name, array in tensors.items():
+        prefix = name[: name.index(".") + 1] if "." in name else ""
+        if prefix not in groups:
+            raise CheckpointError(f"{path} holds an unexpected tensor {name!r}")
+        groups[prefix][name[len(prefix) :]] = array
+    return Checkpoint(groups["model."], groups["optim."], meta, groups["extra."], path)
+
+
+def _read_header(path: Path, data: bytes) -> dict[str, Any]:
+    if len(data) < 8:
+        raise CheckpointError(f"{path} is truncated or not a checkpoint ({len(data)} bytes)")
+    header_len = int.from_bytes(data[:8], "little")
+    if header_len > len(data) - 8:
+        raise CheckpointError(f"{path} is truncated or not a checkpoint (bad header length)")
+    try:
+        header = json.loads(data[8 : 8 + header_len])
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise CheckpointError(f"{path} is not a checkpoint (no safetensors header)") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path} is not a checkpoint (no safetensors header)")
+    end = 8 + header_len
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = info.get("data_offsets") if isinstance(info, dict) else None
+        if not offsets or end + offsets[1] > len(data):
+            raise CheckpointError(f"{path} is truncated (tensor {name!r} is cut off)")
+    return header
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def resolve_checkpoint(target: Path, which: str = "best") -> Path:
+    """A checkpoint file as given, or ``<run>/checkpoints/<which>.safetensors`` for a run dir."""
+    target = Path(target)
+    if target.is_dir():
+        candidate = target / "checkpoints" / f"{which}.safetensors"
+        if candidate.is_file():
+            return candidate
+        fallback = target / "checkpoints" / "last.safetensors"
+        if candidate.name != fallback.name and fallback.is_file():
+            return fallback
+        raise CheckpointError(f"{target} holds no checkpoints/{which}.safetensors")
+    if not target.exists():
+        raise CheckpointError(f"no checkpoint or run directory at {target}")
+    return target
+
+
+def run_dir_of(checkpoint_path: Path) -> Path | None:
+    """The run directory a checkpoint lives in (``<run>/checkpoints/x.safetensors``), if any."""
+    parent = Path(checkpoint_path).resolve().parent
+    if parent.name == "checkpoints" and (parent.parent / "config.yaml").exists():
+        return parent.parent
+    return None
+
+
+def versions() -> dict[str, str]:
+    import platform
+
+    return {"conv1d": __version__, "numpy": np.__version__, "python": platform.python_version()}
