@@ -1,0 +1,139 @@
+"""Sequential: a list of layers with qualified parameter names ("0.W", "3.b") for state tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from conv1d_cli.nn.layers import Layer
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One row of ``Sequential.summary``; ``description`` is the layer's config-like repr."""
+
+    index: int
+    name: str
+    output_shape: tuple[int, ...]
+    n_params: int
+    macs: int
+    description: str = ""
+
+
+class Sequential:
+    """Layers applied in order; backward runs them in reverse. Inputs (N, C, L) or (N, F)."""
+
+    def __init__(self, layers: list[Layer]) -> None:
+        self.layers = list(layers)
+        self.training = True
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __iter__(self) -> Iterator[Layer]:
+        return iter(self.layers)
+
+    def __getitem__(self, index: int) -> Layer:
+        return self.layers[index]
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """(N, ...) input -> (N, ...) output of the last layer."""
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    __call__ = forward
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        """Gradient of the output -> gradient of the input; fills every layer's ``grads``."""
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+        return grad
+
+    def train(self, mode: bool = True) -> Sequential:
+        self.training = bool(mode)
+        for layer in self.layers:
+            layer.train(mode)
+        return self
+
+    def eval(self) -> Sequential:
+        return self.train(False)
+
+    def _named(self, table: str) -> dict[str, np.ndarray]:
+        return {
+            f"{i}.{name}": array
+            for i, layer in enumerate(self.layers)
+            for name, array in getattr(layer, table).items()
+        }
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """The live parameter arrays by qualified name; optimizers update them in place."""
+        return self._named("params")
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        """The live gradient arrays, named like ``parameters()``."""
+        return self._named("grads")
+
+    def buffers(self) -> dict[str, np.ndarray]:
+        """The live non-trainable state (BatchNorm's running statistics)."""
+        return self._named("buffers")
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of parameters and buffers by qualified name (what a checkpoint stores)."""
+        return {
+            name: array.copy() for name, array in {**self.parameters(), **self.buffers()}.items()
+        }
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Copy ``state`` into the existing arrays in place; ValueError lists every mismatch."""
+        own = {**self.parameters(), **self.buffers()}
+        problems = []
+        if missing := sorted(own.keys() - state.keys()):
+            problems.append(f"missing keys: {', '.join(missing)}")
+        if unexpected := sorted(state.keys() - own.keys()):
+            problems.append(f"unexpected keys: {', '.join(unexpected)}")
+        for name in sorted(own.keys() & state.keys()):
+            got = np.shape(state[name])
+            if got != own[name].shape:
+                problems.append(f"{name}: checkpoint shape {got} != model shape {own[name].shape}")
+        if problems:
+            raise ValueError("state does not fit the model: " + "; ".join(problems))
+        for name, array in own.items():
+            array[...] = state[name]
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Per-sample output shape, e.g. (1, 784) -> (10,), computed without data."""
+        shape = tuple(int(v) for v in input_shape)
+        for layer in self.layers:
+            shape = tuple(layer.output_shape(shape))
+        return shape
+
+    def summary(self, input_shape: tuple[int, ...]) -> list[LayerInfo]:
+        """One LayerInfo per layer for samples of ``input_shape`` (no batch axis)."""
+        rows = []
+        shape = tuple(int(v) for v in input_shape)
+        for i, layer in enumerate(self.layers):
+            macs = layer.macs(shape)
+            shape = tuple(layer.output_shape(shape))
+            n_params = sum(p.size for p in layer.params.values())
+            rows.append(LayerInfo(i, type(layer).__name__, shape, n_params, macs, repr(layer)))
+        return rows
+
+    def num_parameters(self) -> int:
+        return sum(p.size for p in self.parameters().values())
+
+    def predict_logits(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """(N, ...) -> (N, K) outputs in eval mode, batch by batch; the mode is restored after."""
+        was_training = self.training
+        self.eval()
+        try:
+            outs = [self.forward(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        finally:
+            self.train(was_training)
+        return np.concatenate(outs) if outs else np.empty((0, *self.output_shape(x.shape[1:])))
+
+    def __repr__(self) -> str:
+        inner = "".join(f"\n  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential({inner}\n)"

@@ -1,0 +1,392 @@
+"""Optimizers and learning-rate schedules, with PyTorch's update rules so values check by hand.
+
+An optimizer updates parameter arrays in place from a dict of gradients with the same names and
+keeps its per-parameter state under those names, so ``state_dict()`` lines up with a model's.
+Gradients are read, never modified. Schedules are pure functions of the step number.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+Arrays = Mapping[str, np.ndarray]
+
+
+def _number(
+    name: str, value: Any, low: float, high: float = math.inf, *, open_low=False, open_high=False
+) -> float:
+    """``value`` as a float in the interval, or ValueError naming ``name``."""
+    ok = isinstance(value, int | float | np.floating | np.integer) and not isinstance(value, bool)
+    if ok:
+        value = float(value)
+        ok = (value > low if open_low else value >= low) and (
+            value < high if open_high else value <= high
+        )
+    if not ok:
+        interval = f"{'(' if open_low else '['}{low}, {high}{')' if open_high else ']'}"
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+    return value
+
+
+def global_norm(grads: Iterable[np.ndarray]) -> float:
+    """L2 norm of all arrays taken together, accumulated in float64."""
+    return math.sqrt(sum(float(np.square(g, dtype=np.float64).sum()) for g in grads))
+
+
+def clip_grad_norm(grads: Arrays | Iterable[np.ndarray], max_norm: float) -> float:
+    """Scale all gradients in place so their global L2 norm is at most ``max_norm``.
+
+    Returns the norm before clipping (PyTorch's clip_grad_norm_, including its 1e-6 guard).
+    """
+    max_norm = _number("max_norm", max_norm, 0.0, open_low=True)
+    arrays = list(grads.values()) if isinstance(grads, Mapping) else list(grads)
+    norm = global_norm(arrays)
+    if norm > max_norm:
+        coef = max_norm / (norm + 1e-6)
+        for g in arrays:
+            g *= coef
+    return norm
+
+
+class Optimizer:
+    """Base: ``step(params, grads)`` updates params in place; L2 weight decay and clipping.
+
+    ``lr`` is public: a schedule sets it before each step. ``buffer_names`` lists the
+    per-parameter state, exported as "<buffer>.<param name>" next to a 0-d int64 "step".
+    """
+
+    buffer_names: tuple[str, ...] = ()
+    decoupled_weight_decay = False
+
+    def __init__(self, lr: float, weight_decay: float = 0.0, clip_grad_norm: float | None = None):
+        self.lr = _number("lr", lr, 0.0)
+        self.weight_decay = _number("weight_decay", weight_decay, 0.0)
+        self.clip_grad_norm = (
+            None
+            if clip_grad_norm is None
+            else _number("clip_grad_norm", clip_grad_norm, 0.0, open_low=True)
+        )
+        self.step_count = 0
+        self.grad_norm: float | None = None  # the norm before clipping at the last step
+        self.state: dict[str, dict[str, np.ndarray]] = {b: {} for b in self.buffer_names}
+        self._layer_keys: dict[int, str] = {}
+
+    def step(self, params: Arrays, grads: Arrays) -> None:
+        """One update of every array in ``params`` from the same-named array in ``grads``."""
+        if missing := sorted(params.keys() - grads.keys()):
+            raise ValueError(f"no gradient for parameters: {', '.join(missing)}")
+        self.step_count += 1
+        coef = 1.0
+        if self.clip_grad_norm is not None:
+            self.grad_norm = global_norm(grads[name] for name in params)
+            if self.grad_norm > self.clip_grad_norm:
+                coef = self.clip_grad_norm / (self.grad_norm + 1e-6)
+        for name, p in params.items():
+            g = grads[name]
+            if g.shape != p.shape:
+                raise ValueError(f"gradient of {name} has shape {g.shape}, parameter {p.shape}")
+            if coef != 1.0:
+                g = g * coef  # a scaled copy: the caller's gradient stays as it was
+            if self.weight_decay:
+                if self.decoupled_weight_decay:
+                    p *= 1.0 - self.lr * self.weight_decay
+                else:
+                    g = g + self.weight_decay * p
+            self._update(name, p, g)
+
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def update(self, layer: Any) -> None:
+        """The course's hook: step one layer's ``params`` with its ``grads``.
+
+        State is keyed "layer<i>.<param>" by order of first use, so layers sharing an
+        optimizer keep separate moments; the step counter counts calls.
+        """
+        prefix = self._layer_keys.setdefault(id(layer), f"layer{len(self._layer_keys)}")
+        self.step(
+            {f"{prefix}.{k}": v for k, v in layer.params.items()},
+            {f"{prefix}.{k}": v for k, v in layer.grads.items()},
+        )
+
+    def _buffer(self, kind: str, name: str, p: np.ndarray) -> np.ndarray:
+        table = self.state[kind]
+        if name not in table:
+            table[name] = np.zeros_like(p)
+        elif table[name].shape != p.shape:
+            raise ValueError(
+                f"optimizer state {kind}.{name} has shape {table[name].shape}, parameter {p.shape}"
+            )
+        return table[name]
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the step counter and every buffer: {"step": 0-d int64, "m.0.W": ...}."""
+        out = {"step": np.array(self.step_count, dtype=np.int64)}
+        for kind, table in self.state.items():
+            out.update({f"{kind}.{name}": array.copy() for name, array in table.items()})
+        return out
+
+    def load_state_dict(self, state: Arrays) -> None:
+        """Restore exactly what ``state_dict`` exported; ValueError on foreign or missing keys."""
+        if "step" not in state:
+            raise ValueError("optimizer state has no 'step' entry")
+        tables: dict[str, dict[str, np.ndarray]] = {b: {} for b in self.buffer_names}
+        unexpected = []
+        for key, value in state.items():
+            kind, _, name = key.partition(".")
+            if kind in tables and name:
+                tables[kind][name] = np.array(value, copy=True)
+            elif key != "step":
+                unexpected.append(key)
+        if unexpected:
+            raise ValueError(
+                f"unexpected keys for {type(self).__name__}: {', '.join(sorted(unexpected))}"
+            )
+        self.step_count = int(state["step"])
+        self.state = tables
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(lr={self.lr})"
+
+
+class Momentum(Optimizer):
+    """buf = momentum * buf + g; p -= lr * buf (or lr * (g + momentum * buf) with Nesterov)."""
+
+    def __init__(
+        self,
+        lr: float,
+        momentum: float = 0.9,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        clip_grad_norm: float | None = None,
+    ) -> None:
+        self.momentum = _number("momentum", momentum, 0.0, 1.0, open_high=True)
+        if nesterov and not self.momentum:
+            raise ValueError("nesterov needs momentum > 0")
+        self.nesterov = bool(nesterov)
+        self.buffer_names = ("momentum",) if self.momentum else ()
+        super().__init__(lr, weight_decay, clip_grad_norm)
+
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+        if self.momentum:
+            buf = self._buffer("momentum", name, p)
+            buf *= self.momentum
+            buf += g
+            g = g + self.momentum * buf if self.nesterov else buf
+        p -= self.lr * g
+
+
+class SGD(Momentum):
+    """p -= lr * g: Momentum with the momentum set to zero (no state besides the step)."""
+
+    def __init__(self, lr: float, weight_decay: float = 0.0, clip_grad_norm: float | None = None):
+        super().__init__(lr, 0.0, False, weight_decay, clip_grad_norm)
+
+
+class RMSProp(Optimizer):
+    """sq = alpha * sq + (1 - alpha) * g^2; p -= lr * g / (sqrt(sq) + eps)."""
+
+    buffer_names = ("sq",)
+
+    def __init__(
+        self,
+        lr: float,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        clip_grad_norm: float | None = None,
+    ) -> None:
+        super().__init__(lr, weight_decay, clip_grad_norm)
+        self.alpha = _number("alpha", alpha, 0.0, 1.0, open_high=True)
+        self.eps = _number("eps", eps, 0.0, open_low=True)
+        self._keep, self._add = self.alpha, 1.0 - self.alpha
+
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+        sq = self._buffer("sq", name, p)
+        if self._keep != 1.0:
+            sq *= self._keep
+        sq += self._add * (g * g)
+        denom = np.sqrt(sq)
+        denom += self.eps
+        p -= self.lr * (g / denom)
+
+
+class AdaGrad(RMSProp):
+    """sq += g^2; p -= lr * g / (sqrt(sq) + eps): RMSProp with a running sum, not an average."""
+
+    def __init__(
+        self,
+        lr: float,
+        eps: float = 1e-10,
+        weight_decay: float = 0.0,
+        clip_grad_norm: float | None = None,
+    ) -> None:
+        super().__init__(lr, 0.0, eps, weight_decay, clip_grad_norm)
+        self._keep, self._add = 1.0, 1.0
+
+
+class Adam(Optimizer):
+    """Bias-corrected moments; weight decay is L2 on the gradient unless decoupled (AdamW)."""
+
+    buffer_names = ("m", "v")
+
+    def __init__(
+        self,
+        lr: float,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        clip_grad_norm: float | None = None,
+        decoupled_weight_decay: bool = False,
+    ) -> None:
+        super().__init__(lr, weight_decay, clip_grad_norm)
+        if not (isinstance(betas, tuple | list) and len(betas) == 2):
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = (
+            _number("betas[0]", betas[0], 0.0, 1.0, open_high=True),
+            _number("betas[1]", betas[1], 0.0, 1.0, open_high=True),
+        )
+        self.eps = _number("eps", eps, 0.0, open_low=True)
+        self.decoupled_weight_decay = bool(decoupled_weight_decay)
+
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+        b1, b2 = self.betas
+        m, v = self._buffer("m", name, p), self._buffer("v", name, p)
+        m *= b1
+        m += (1.0 - b1) * g
+        v *= b2
+        v += (1.0 - b2) * (g * g)
+        t = self.step_count
+        # PyTorch's arrangement: p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps).
+        denom = np.sqrt(v)
+        denom *= 1.0 / math.sqrt(1.0 - b2**t)
+        denom += self.eps
+        p -= (self.lr / (1.0 - b1**t)) * (m / denom)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p *= 1 - lr * weight_decay before the Adam step."""
+
+    def __init__(
+        self,
+        lr: float,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+        clip_grad_norm: float | None = None,
+    ) -> None:
+        super().__init__(lr, betas, eps, weight_decay, clip_grad_norm, decoupled_weight_decay=True)
+
+
+# -------------------------------------------------------------------------------- schedules
+def _steps(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def _cos_anneal(start: float, end: float, pct: float) -> float:
+    return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1.0)
+
+
+class Schedule:
+    """A learning rate as a pure function of the optimizer step (counted from 0)."""
+
+    def lr_at(self, step: int) -> float:
+        raise NotImplementedError
+
+    def __call__(self, step: int) -> float:
+        return self.lr_at(step)
+
+
+@dataclass(frozen=True)
+class ConstantLR(Schedule):
+    base_lr: float
+
+    def __post_init__(self) -> None:
+        _number("base_lr", self.base_lr, 0.0)
+
+    def lr_at(self, step: int) -> float:
+        _steps("step", step, 0)
+        return float(self.base_lr)
+
+
+@dataclass(frozen=True)
+class StepLR(Schedule):
+    """base_lr * gamma ** (step // step_size)."""
+
+    base_lr: float
+    step_size: int
+    gamma: float = 0.1
+
+    def __post_init__(self) -> None:
+        _number("base_lr", self.base_lr, 0.0)
+        _steps("step_size", self.step_size, 1)
+        _number("gamma", self.gamma, 0.0, open_low=True)
+
+    def lr_at(self, step: int) -> float:
+        return float(self.base_lr) * float(self.gamma) ** (
+            _steps("step", step, 0) // self.step_size
+        )
+
+
+@dataclass(frozen=True)
+class CosineLR(Schedule):
+    """Linear warmup to base_lr over warmup_steps (step s gets (s+1)/warmup), then a cosine
+    from base_lr down to min_lr, reached at step total_steps and held after."""
+
+    base_lr: float
+    total_steps: int
+    warmup_steps: int = 0
+    min_lr: float = 0.0
+
+    def __post_init__(self) -> None:
+        _number("base_lr", self.base_lr, 0.0)
+        _steps("total_steps", self.total_steps, 1)
+        _steps("warmup_steps", self.warmup_steps, 0)
+        if self.warmup_steps > self.total_steps:
+            raise ValueError(
+                f"warmup_steps {self.warmup_steps} exceeds total_steps {self.total_steps}"
+            )
+        _number("min_lr", self.min_lr, 0.0, float(self.base_lr))
+
+    def lr_at(self, step: int) -> float:
+        step = _steps("step", step, 0)
+        if step < self.warmup_steps:
+            return float(self.base_lr) * (step + 1) / self.warmup_steps
+        pct = min((step - self.warmup_steps) / max(self.total_steps - self.warmup_steps, 1), 1.0)
+        return _cos_anneal(float(self.base_lr), float(self.min_lr), pct)
+
+
+@dataclass(frozen=True)
+class OneCycleLR(Schedule):
+    """PyTorch's OneCycleLR (cos, two phases): max_lr/div_factor up to max_lr over pct_start of
+    the steps, then down to max_lr/div_factor/final_div_factor at step total_steps - 1."""
+
+    max_lr: float
+    total_steps: int
+    pct_start: float = 0.3
+    div_factor: float = 25.0
+    final_div_factor: float = 1e4
+
+    def __post_init__(self) -> None:
+        _number("max_lr", self.max_lr, 0.0)
+        _steps("total_steps", self.total_steps, 1)
+        _number("pct_start", self.pct_start, 0.0, 1.0, open_low=True, open_high=True)
+        _number("div_factor", self.div_factor, 0.0, open_low=True)
+        _number("final_div_factor", self.final_div_factor, 0.0, open_low=True)
+
+    def lr_at(self, step: int) -> float:
+        step = min(_steps("step", step, 0), self.total_steps - 1)  # held at the end afterwards
+        initial = float(self.max_lr) / self.div_factor
+        final = initial / self.final_div_factor
+        end_up = self.pct_start * self.total_steps - 1  # float, as in PyTorch
+        if step <= end_up:
+            return _cos_anneal(initial, float(self.max_lr), step / end_up if end_up > 0 else 1.0)
+        pct = (step - end_up) / (self.total_steps - 1 - end_up)
+        return _cos_anneal(float(self.max_lr), final, pct)
