@@ -188,7 +188,8 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
         ("extra.", checkpoint.extra),
     ):
         for name, array in group.items():
-            tensors[prefix + name] = np.ascontiguousarray(array)
+            # Not np.ascontiguousarray: it turns a 0-d array (a step counter) into shape (1,).
+            tensors[prefix + name] = np.require(array, requirements="C")
     metadata = {
         "format": CHECKPOINT_FORMAT,
         "format_version": str(CHECKPOINT_VERSION),
