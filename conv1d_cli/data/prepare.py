@@ -1,0 +1,199 @@
+"""From a source's raw arrays to a Dataset: labels, checks, view, seeded splits, normalization.
+
+The same recipe runs at training and at evaluation time; eval passes the training run's class
+names and normalization statistics so a checkpoint sees its data exactly as it was trained on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from conv1d_cli.config import DataConfig
+from conv1d_cli.data.dataset import Dataset, RawData
+from conv1d_cli.errors import DataError
+
+Purpose = Literal["train", "eval"]
+
+
+def prepare(
+    raw: RawData,
+    cfg: DataConfig,
+    seed: int,
+    *,
+    purpose: Purpose = "train",
+    normalization: dict[str, Any] | None = None,
+    class_names: list[str] | tuple[str, ...] | None = None,
+) -> Dataset:
+    """Apply the config's recipe to ``raw``; every problem is a DataError naming file or key."""
+    x_pool, y_pool = _limited(raw.x_train, cfg.limit), _limited(raw.y_train, cfg.limit)
+    x_test = None if raw.x_test is None else _limited(raw.x_test, cfg.limit)
+    y_test = None if raw.y_test is None else _limited(raw.y_test, cfg.limit)
+    if len(x_pool) == 0 and (x_test is None or len(x_test) == 0):
+        raise DataError(f"{raw.origin}: the data set is empty (no samples)")
+    for name, x in (("samples", x_pool), ("test samples", x_test)):
+        if x is not None:
+            _check_finite(x, raw.origin, name)
+
+    names = _class_names(raw, y_pool, class_names)
+    y_pool = _label_indices(y_pool, names, raw)
+    y_test = None if y_test is None else _label_indices(y_test, names, raw)
+
+    channels, length = cfg.view if cfg.view is not None else raw.sample_shape()
+    x_pool = _viewed(x_pool, channels, length, raw)
+    x_test = None if x_test is None else _viewed(x_test, channels, length, raw)
+
+    if x_test is None:  # no official test split: hold one out, stratified and seeded
+        x_pool, x_test, y_pool, y_test = _split(x_pool, y_pool, cfg.test_split, seed, "test", names)
+    x_val, y_val = x_pool[:0], y_pool[:0]
+    if cfg.val_split > 0 and len(x_pool):
+        x_pool, x_val, y_pool, y_val = _split(x_pool, y_pool, cfg.val_split, seed, "val", names)
+    if purpose == "train":
+        missing = sorted(set(range(len(names))) - set(np.unique(y_pool).tolist()))
+        if missing:
+            raise DataError(
+                f"{raw.origin}: the training split has no samples of class "
+                f"{', '.join(repr(names[i]) for i in missing)}; raise data.limit or lower "
+                "data.val_split / data.test_split"
+            )
+
+    stats = normalization or _statistics(cfg.normalize, x_pool if len(x_pool) else x_test, raw)
+    shift, scale = _stat_arrays(stats, channels, raw)
+    normalized = [((x - shift) / scale).astype(np.float32) for x in (x_pool, x_val, x_test)]
+    return Dataset(
+        x_train=normalized[0],
+        y_train=y_pool,
+        x_val=normalized[1],
+        y_val=y_val,
+        x_test=normalized[2],
+        y_test=y_test,
+        class_names=tuple(names),
+        normalization=stats,
+        description=(
+            f"{raw.origin}: {len(y_pool)} train / {len(y_val)} val / {len(y_test)} test samples "
+            f"of shape ({channels}, {length}), {len(names)} classes"
+        ),
+        image_shape=raw.image_shape,
+        shift=cfg.shift,
+        noise=cfg.noise,
+        fill=((0.0 - shift[0, :, 0]) / scale[0, :, 0]).astype(np.float32),
+    )
+
+
+def _limited(a: np.ndarray, limit: int | None) -> np.ndarray:
+    return a if limit is None else a[:limit]
+
+
+def _check_finite(x: np.ndarray, origin: str, what: str) -> None:
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"{origin}: {what} must be numbers, found dtype {x.dtype}")
+    if x.dtype.kind == "f":
+        bad = ~np.isfinite(x)
+        if bad.any():
+            first = int(np.argwhere(bad.reshape(len(x), -1).any(axis=1))[0, 0])
+            raise DataError(
+                f"{origin}: {what} hold {int(bad.sum())} NaN or infinite values "
+                f"(first in sample {first}); clean the data first"
+            )
+
+
+def _class_names(
+    raw: RawData, y: np.ndarray, given: list[str] | tuple[str, ...] | None
+) -> list[str]:
+    """The classes: the checkpoint's when given, else fixed by the source, else from y."""
+    if given is not None:
+        return [str(name) for name in given]
+    if raw.class_names is not None:
+        return list(raw.class_names)
+    if len(y) == 0:
+        raise DataError(f"{raw.origin}: no training labels to take the classes from")
+    return [str(value) for value in np.unique(y).tolist()]
+
+
+def _label_indices(y: np.ndarray, names: list[str], raw: RawData) -> np.ndarray:
+    """Labels as int64 class indices; a label the classes do not know is an error."""
+    if raw.class_names is not None and y.dtype.kind in "iu":
+        # Fixed classes: the label is the index (MNIST digit 7 is class 7).
+        if len(y) and (y.min() < 0 or y.max() >= len(names)):
+            bad = int(y[(y < 0) | (y >= len(names))][0])
+            raise DataError(
+                f"{raw.origin}: label {bad} is out of range; labels must be 0..{len(names) - 1}"
+            )
+        return y.astype(np.int64)
+    lookup = {name: i for i, name in enumerate(names)}
+    values, inverse = np.unique(y, return_inverse=True)
+    indices = np.empty(len(values), dtype=np.int64)
+    for i, value in enumerate(values.tolist()):  # a loop over distinct labels, not samples
+        if str(value) not in lookup:
+            raise DataError(
+                f"{raw.origin}: label {value!r} is not one of the trained classes "
+                f"({', '.join(names)})"
+            )
+        indices[i] = lookup[str(value)]
+    return indices[inverse.reshape(-1)]
+
+
+def _viewed(x: np.ndarray, channels: int, length: int, raw: RawData) -> np.ndarray:
+    """x (N, ...) reshaped to (N, channels, length) when the sizes agree."""
+    per_sample = int(np.prod(x.shape[1:], dtype=np.int64))
+    if per_sample != channels * length:
+        raise DataError(
+            f"data.view: [{channels}, {length}] holds {channels * length} values but the samples "
+            f"of {raw.origin} have {per_sample} (shape {tuple(x.shape[1:])}); choose a view "
+            f"whose product is {per_sample}"
+        )
+    return x.reshape(len(x), channels, length)
+
+
+def _split(
+    x: np.ndarray, y: np.ndarray, fraction: float, seed: int, part: str, names: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x_keep, x_part, y_keep, y_part): a stratified, seeded split off ``fraction`` of x."""
+    key = f"data.{part}_split"
+    n_part = int(np.ceil(fraction * len(y)))
+    counts = np.bincount(y, minlength=len(names))
+    present = int(np.count_nonzero(counts))
+    if n_part < present or len(y) - n_part < present or counts[counts > 0].min() < 2:
+        thin = [names[i] for i in np.flatnonzero((counts > 0) & (counts < 2))]
+        detail = f"; class {', '.join(map(repr, thin))} has one sample" if thin else ""
+        raise DataError(
+            f"{key}: {fraction} of {len(y)} samples cannot give every one of the {present} "
+            f"classes a sample on both sides{detail}; change {key} or data.limit"
+        )
+    x_keep, x_part, y_keep, y_part = train_test_split(
+        x, y, test_size=n_part, random_state=seed, stratify=y
+    )
+    return x_keep, x_part, y_keep, y_part
+
+
+def _statistics(method: str, x: np.ndarray, raw: RawData) -> dict[str, Any]:
+    """Per-channel shift and scale from x (N, C, L), the training split only."""
+    channels = x.shape[1]
+    shift, scale = np.zeros(channels), np.ones(channels)
+    if method == "scale":
+        if raw.value_range is not None:  # 8-bit images: the range is known, no data needed
+            scale = np.full(channels, raw.value_range)
+        elif len(x):
+            shift = x.min(axis=(0, 2)).astype(np.float64)
+            scale = x.max(axis=(0, 2)).astype(np.float64) - shift
+    elif method == "standardize" and len(x):
+        shift = x.mean(axis=(0, 2), dtype=np.float64)
+        scale = x.std(axis=(0, 2), dtype=np.float64)
+    scale = np.where(scale > 0, scale, 1.0)  # a constant channel stays as it is
+    return {"method": method, "shift": shift.tolist(), "scale": scale.tolist()}
+
+
+def _stat_arrays(
+    stats: dict[str, Any], channels: int, raw: RawData
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stored statistics as (1, C, 1) float32 arrays, checked against the data's channels."""
+    shift = np.asarray(stats["shift"], dtype=np.float32)
+    scale = np.asarray(stats["scale"], dtype=np.float32)
+    if shift.shape != (channels,) or scale.shape != (channels,):
+        raise DataError(
+            f"{raw.origin}: the stored normalization has {shift.size} channels but the data has "
+            f"{channels}; use the data.view the network was trained with"
+        )
+    return shift[None, :, None], scale[None, :, None]
