@@ -1,0 +1,285 @@
+"""The plain functions behind the CLI commands: set up or resume a run, evaluate, summarise.
+
+The CLI parses arguments and prints; everything a test needs to reach lives here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from conv1d_cli.build import build_loss, build_model, build_optimizer
+from conv1d_cli.config import Config, config_diff, config_to_yaml, load_config, load_config_dict
+from conv1d_cli.data import Dataset, load_dataset
+from conv1d_cli.errors import CheckpointError, ConfigError, DataError
+from conv1d_cli.report import evaluate, per_class_report, plot_confusion
+from conv1d_cli.runs import (
+    Checkpoint,
+    atomic_write_text,
+    check_runs_dir_writable,
+    create_run_dir,
+    load_checkpoint,
+    resolve_checkpoint,
+    run_dir_of,
+    write_json,
+)
+from conv1d_cli.train import LoopState, Reporter, RunResult, Trainer
+
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# What may differ between a run's config and the one given to --resume.
+RESUMABLE_CHANGES = ("train.epochs", "name", "output.runs_dir")
+EVAL_OVERRIDABLE = ("data.", "train.eval_batch_size")
+
+
+@dataclass
+class TrainingSetup:
+    """A validated, ready-to-train run: nothing is left to fail on the user's input."""
+
+    cfg: Config
+    data: Dataset
+    trainer: Trainer
+    resumed_from: Path | None = None
+
+
+@dataclass
+class FinishedRun:
+    """``--resume`` of a run that has nothing left to do."""
+
+    run_dir: Path
+    message: str
+
+
+def resolve_config(
+    config_path: Path,
+    overrides: Sequence[str] = (),
+    name: str | None = None,
+    runs_dir: str | None = None,
+) -> Config:
+    """Load and validate the config; apply --name/--runs-dir; default the name to the file stem."""
+    cfg = load_config(config_path, overrides)
+    update: dict[str, Any] = {}
+    run_name = name or cfg.name or Path(config_path).stem
+    if not RUN_NAME.fullmatch(run_name):
+        raise ConfigError(
+            f"name {run_name!r}: a run name may hold letters, digits, '.', '_' and '-' and "
+            "must start with a letter or digit (it becomes a folder name)"
+        )
+    update["name"] = run_name
+    if runs_dir is not None:
+        update["output"] = cfg.output.model_copy(update={"runs_dir": runs_dir})
+    return cfg.model_copy(update=update)
+
+
+def setup_training(
+    config_path: Path | None,
+    overrides: Sequence[str] = (),
+    *,
+    name: str | None = None,
+    runs_dir: str | None = None,
+    resume: Path | None = None,
+    reporter: Reporter | None = None,
+) -> TrainingSetup | FinishedRun:
+    """Validate everything (config, data, model shapes, runs folder), then create the run dir."""
+    if resume is not None:
+        return _setup_resume(config_path, overrides, resume, reporter)
+    if config_path is None:
+        raise ConfigError("give a CONFIG file to train, or --resume RUN_DIR to continue a run")
+    cfg = resolve_config(config_path, overrides, name, runs_dir)
+    data = load_dataset(cfg.data, cfg.seed)
+    _check_monitor(cfg, data)
+    rng = np.random.default_rng(cfg.seed)
+    model = build_model(cfg.model, data.sample_shape, data.n_classes, rng, cfg.train.dtype)
+    check_runs_dir_writable(Path(cfg.output.runs_dir))
+    run_dir = create_run_dir(Path(cfg.output.runs_dir), cfg.name or "run")
+    atomic_write_text(run_dir / "config.yaml", config_to_yaml(cfg))
+    trainer = Trainer(
+        cfg,
+        model,
+        build_loss(cfg.loss),
+        build_optimizer(cfg.optimizer),
+        data,
+        rng,
+        run_dir,
+        reporter,
+    )
+    return TrainingSetup(cfg, data, trainer)
+
+
+def _check_monitor(cfg: Config, data: Dataset) -> None:
+    if cfg.output.monitor.startswith("val_") and len(data.y_val) == 0:
+        raise ConfigError(
+            f"output.monitor: {cfg.output.monitor} needs a validation split but it is empty "
+            "(data.val_split is 0); monitor train_acc or train_loss, or set data.val_split"
+        )
+
+
+def _setup_resume(
+    config_path: Path | None, overrides: Sequence[str], target: Path, reporter: Reporter | None
+) -> TrainingSetup | FinishedRun:
+    checkpoint_path = resolve_checkpoint(Path(target), "last")
+    run_dir = run_dir_of(checkpoint_path)
+    if run_dir is None:
+        raise CheckpointError(
+            f"{checkpoint_path} is not inside a run directory (<run>/checkpoints/); "
+            "--resume takes a run directory such as runs/mnist"
+        )
+    checkpoint = load_checkpoint(checkpoint_path)
+    stored = load_config_dict(checkpoint.meta["config"], source=str(checkpoint_path))
+    if config_path is not None:
+        given = resolve_config(config_path, overrides, name=stored.name)
+    else:
+        given = load_config_dict(stored.model_dump(mode="json"), str(checkpoint_path), overrides)
+    differing = [key for key in config_diff(stored, given) if key not in RESUMABLE_CHANGES]
+    if differing:
+        raise ConfigError(
+            f"cannot resume {run_dir} with a different config: {', '.join(differing)} "
+            "differ from the run's own config.yaml (only train.epochs may change on resume)"
+        )
+    cfg = stored.model_copy(
+        update={"train": stored.train.model_copy(update={"epochs": given.train.epochs})}
+    )
+    state = LoopState.from_checkpoint(checkpoint)
+    es = cfg.train.early_stopping
+    if es is not None and state.bad_epochs >= es.patience:
+        return FinishedRun(run_dir, f"{run_dir} stopped early at epoch {state.epoch}; finished")
+    if state.epoch >= cfg.train.epochs:
+        return FinishedRun(
+            run_dir, f"{run_dir} is finished ({state.epoch}/{cfg.train.epochs} epochs)"
+        )
+    data = load_dataset(
+        cfg.data,
+        cfg.seed,
+        normalization=checkpoint.meta["data"]["normalization"],
+        class_names=checkpoint.meta["data"]["class_names"],
+    )
+    rng = np.random.default_rng(cfg.seed)
+    model = build_model(cfg.model, data.sample_shape, data.n_classes, rng, cfg.train.dtype)
+    _load_weights(model, checkpoint)
+    optimizer = build_optimizer(cfg.optimizer)
+    try:
+        optimizer.load_state_dict(checkpoint.optimizer_state)
+    except (KeyError, ValueError) as exc:
+        raise CheckpointError(f"{checkpoint_path}: optimizer state does not fit: {exc}") from None
+    rng.bit_generator.state = checkpoint.meta["rng_state"]
+    atomic_write_text(run_dir / "config.yaml", config_to_yaml(cfg))
+    trainer = Trainer(
+        cfg, model, build_loss(cfg.loss), optimizer, data, rng, run_dir, reporter, state
+    )
+    trainer.reporter.message(
+        f"resuming {run_dir} from epoch {state.epoch}"
+        + (f", batch {state.batch}" if state.batch else "")
+    )
+    return TrainingSetup(cfg, data, trainer, resumed_from=checkpoint_path)
+
+
+def _load_weights(model: Any, checkpoint: Checkpoint) -> None:
+    try:
+        model.load_state_dict(checkpoint.model_state)
+    except (KeyError, ValueError) as exc:
+        raise CheckpointError(
+            f"{checkpoint.path}: weights do not fit the network of its config: {exc}"
+        ) from None
+
+
+def run_training(setup: TrainingSetup) -> RunResult:
+    return setup.trainer.fit()
+
+
+# ------------------------------------------------------------------------------------ eval
+@dataclass
+class EvalResult:
+    checkpoint: Path
+    run_dir: Path | None
+    report: dict[str, Any]  # accuracy, loss, n, per_class, confusion, class_names, ...
+
+
+def evaluate_checkpoint(target: Path, overrides: Sequence[str] = ()) -> EvalResult:
+    """Rebuild the network from the checkpoint alone and evaluate it on a test split."""
+    for override in overrides:
+        key = override.split("=", 1)[0].strip()
+        if not key.startswith(EVAL_OVERRIDABLE):
+            raise ConfigError(
+                f"--set {override}: eval accepts only data.* and train.eval_batch_size keys"
+            )
+    checkpoint_path = resolve_checkpoint(Path(target), "best")
+    checkpoint = load_checkpoint(checkpoint_path)
+    cfg = load_config_dict(checkpoint.meta["config"], str(checkpoint_path), overrides)
+    stored = checkpoint.meta["data"]
+    data = load_dataset(
+        cfg.data,
+        cfg.seed,
+        purpose="eval",
+        normalization=stored["normalization"],
+        class_names=stored["class_names"],
+    )
+    expected = tuple(stored["sample_shape"])
+    if tuple(data.sample_shape) != expected:
+        raise DataError(
+            f"the data's samples are {tuple(data.sample_shape)} but the network expects "
+            f"{expected}; set data.view: {list(expected)}"
+        )
+    if len(data.y_test) == 0:
+        raise DataError("the test split is empty: nothing to evaluate")
+    rng = np.random.default_rng(cfg.seed)
+    model = build_model(cfg.model, expected, len(stored["class_names"]), rng, cfg.train.dtype)
+    _load_weights(model, checkpoint)
+    loss_fn = build_loss(cfg.loss)
+    x_test = data.x_test.astype(np.dtype(cfg.train.dtype), copy=False)
+    result = evaluate(model, loss_fn, x_test, data.y_test, cfg.train.eval_batch_size)
+    details = per_class_report(data.y_test, result.predictions, stored["class_names"])
+    report = {
+        "accuracy": result.accuracy,
+        "loss": result.loss,
+        "n": result.n,
+        "checkpoint": str(checkpoint_path),
+        "epoch": checkpoint.meta.get("epoch"),
+        "data": data.description,
+        "class_names": list(stored["class_names"]),
+        **details,
+    }
+    run_dir = run_dir_of(checkpoint_path)
+    if run_dir is not None:
+        write_json(run_dir / "eval.json", report)
+        plot_confusion(
+            np.asarray(details["confusion"]),
+            stored["class_names"],
+            run_dir / "confusion.png",
+            title=f"{run_dir.name}: accuracy {result.accuracy:.4f} (n={result.n})",
+        )
+    return EvalResult(checkpoint_path, run_dir, report)
+
+
+# --------------------------------------------------------------------------------- summary
+@dataclass
+class ModelSummary:
+    input_shape: tuple[int, ...]
+    rows: list[Any]  # the engine's LayerInfo: index, name, output_shape, n_params, macs
+    total_params: int
+    total_macs: int
+    data: str
+
+
+def summarize_model(config_path: Path, overrides: Sequence[str] = ()) -> ModelSummary:
+    """Per-layer output shapes, parameters and multiply-accumulates for one sample."""
+    cfg = resolve_config(config_path, overrides)
+    data = load_dataset(cfg.data, cfg.seed, purpose="eval")
+    rng = np.random.default_rng(cfg.seed)
+    model = build_model(cfg.model, data.sample_shape, data.n_classes, rng, cfg.train.dtype)
+    return summarize(model, data)
+
+
+def summarize(model: Any, data: Dataset) -> ModelSummary:
+    input_shape = tuple(data.sample_shape)
+    rows = model.summary(input_shape)
+    return ModelSummary(
+        input_shape,
+        rows,
+        sum(row.n_params for row in rows),
+        sum(row.macs for row in rows),
+        data.description,
+    )

@@ -1,0 +1,159 @@
+"""How a training run shows its progress: a rich bar on a terminal, plain lines elsewhere.
+
+Progress bars redrawn into a CI log are unreadable, so when stderr is not a terminal each
+epoch is one plain line (the same line train.log holds).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+COLUMNS = (
+    ("epoch", 7, "{}"),
+    ("train_loss", 10, "{:.4f}"),
+    ("train_acc", 9, "{:.4f}"),
+    ("val_loss", 9, "{:.4f}"),
+    ("val_acc", 8, "{:.4f}"),
+    ("lr", 9, "{:.3g}"),
+    ("epoch_seconds", 8, "{:.1f}"),
+    ("samples_per_s", 10, "{:,.0f}"),
+)
+HEADERS = {"epoch_seconds": "time (s)", "samples_per_s": "samples/s"}
+
+
+class PlainReporter:
+    """One line per epoch; no redrawing (for logs, pipes and CI)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def epoch_start(self, epoch: int, epochs: int, total_batches: int, done_batches: int) -> None:
+        pass
+
+    def step(self, batches_done: int, loss: float, accuracy: float, samples_per_s: float) -> None:
+        pass
+
+    def epoch_end(self, row: dict[str, float], line: str, improved: bool) -> None:
+        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    def message(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def close(self) -> None:
+        pass
+
+
+class RichReporter(PlainReporter):
+    """A live bar per epoch (loss, accuracy, samples/s, ETA) and one table row per epoch."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(console)
+        self.progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.4f}"),
+            TextColumn("{task.fields[speed]:>8,.0f} samples/s"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self.task: Any = None
+        self.header_printed = False
+
+    def epoch_start(self, epoch: int, epochs: int, total_batches: int, done_batches: int) -> None:
+        if not self.header_printed:
+            self.console.print(_header(), style="bold", highlight=False)
+            self.header_printed = True
+        if not self.progress.live.is_started:
+            self.progress.start()
+        self.task = self.progress.add_task(
+            "train",
+            total=total_batches,
+            completed=done_batches,
+            epoch=f"{epoch}/{epochs}",
+            loss=float("nan"),
+            acc=float("nan"),
+            speed=0.0,
+        )
+
+    def step(self, batches_done: int, loss: float, accuracy: float, samples_per_s: float) -> None:
+        self.progress.update(
+            self.task, completed=batches_done, loss=loss, acc=accuracy, speed=samples_per_s
+        )
+
+    def epoch_end(self, row: dict[str, float], line: str, improved: bool) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+            self.task = None
+        text = _row(row) + ("  [green]*best[/green]" if improved else "")
+        self.console.print(text, highlight=False)
+
+    def close(self) -> None:
+        if self.progress.live.is_started:
+            self.progress.stop()
+
+
+class QuietReporter(PlainReporter):
+    """Nothing but messages that matter (resuming, early stopping)."""
+
+    def epoch_end(self, row: dict[str, float], line: str, improved: bool) -> None:
+        pass
+
+
+def _header() -> str:
+    return "  ".join(f"{HEADERS.get(key, key):>{width}}" for key, width, _ in COLUMNS)
+
+
+def _row(row: dict[str, float]) -> str:
+    cells = []
+    for key, width, fmt in COLUMNS:
+        value = row.get(key, float("nan"))
+        text = "-" if isinstance(value, float) and math.isnan(value) else fmt.format(value)
+        if key == "epoch":
+            text = str(int(value))
+        cells.append(f"{text:>{width}}")
+    return "  ".join(cells)
+
+
+def make_reporter(console: Console, quiet: bool = False) -> PlainReporter:
+    if quiet:
+        return QuietReporter(console)
+    if console.is_terminal:
+        return RichReporter(console)
+    return PlainReporter(console)
+
+
+def summary_table(summary: Any, title: str = "model") -> Table:
+    """The per-layer table of ``conv1d summary`` (and the start of ``conv1d train``)."""
+    table = Table(title=title, title_justify="left", show_footer=True)
+    table.add_column("#", justify="right", footer="")
+    table.add_column("layer", footer="total")
+    table.add_column("output shape", footer="")
+    table.add_column("params", justify="right", footer=f"{summary.total_params:,}")
+    table.add_column("MACs", justify="right", footer=f"{summary.total_macs:,}")
+    table.add_row("", "input", _shape(summary.input_shape), "", "")
+    for info in summary.rows:
+        table.add_row(
+            str(info.index),
+            info.description or info.name,
+            _shape(info.output_shape),
+            f"{info.n_params:,}",
+            f"{info.macs:,}",
+        )
+    return table
+
+
+def _shape(shape: Any) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ")"
