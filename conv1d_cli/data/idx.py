@@ -103,9 +103,9 @@ def read_idx_folder(
         x_train, y_train = x_test[:0], y_test[:0]
     height, width = x_test.shape[1:]
     return RawData(
-        x_train=x_train.reshape(len(x_train), -1),
+        x_train=x_train.reshape(len(x_train), height * width),
         y_train=y_train,
-        x_test=x_test.reshape(len(x_test), -1),
+        x_test=x_test.reshape(len(x_test), height * width),
         y_test=y_test,
         origin=f"{name} (IDX files in {folder})",
         class_names=class_names,
