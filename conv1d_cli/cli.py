@@ -20,6 +20,7 @@ from rich.table import Table
 
 from conv1d_cli import __version__
 from conv1d_cli.errors import ConfigError, Conv1dError
+from conv1d_cli.nn import keep_freed_memory
 
 app = typer.Typer(
     name="conv1d",
@@ -105,6 +106,9 @@ def main_options(
 ) -> None:
     """Train, evaluate and inspect 1D CNNs. Quick start: conv1d train configs/mnist.yaml"""
     ctx.obj = {"debug": debug}
+    # The command owns its process, so it may tune malloc: training reuses the same large blocks
+    # every step (conv1d_cli/nn/alloc.py). A library import of conv1d_cli.nn changes nothing.
+    keep_freed_memory()
 
 
 # ------------------------------------------------------------------------------------ train

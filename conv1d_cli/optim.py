@@ -253,20 +253,31 @@ class Adam(Optimizer):
         )
         self.eps = _number("eps", eps, 0.0, open_low=True)
         self.decoupled_weight_decay = bool(decoupled_weight_decay)
+        self._scratch: dict[str, np.ndarray] = {}  # not state: never saved or loaded
 
     def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
         b1, b2 = self.betas
         m, v = self._buffer("m", name, p), self._buffer("v", name, p)
+        # One scratch array per parameter, reused every step: the same operations in the same
+        # order as the textbook expressions (bit-identical), without a temporary per operation.
+        tmp = self._scratch.get(name)
+        if tmp is None or tmp.shape != p.shape or tmp.dtype != np.result_type(p, g):
+            tmp = self._scratch[name] = np.empty(p.shape, np.result_type(p, g))
         m *= b1
-        m += (1.0 - b1) * g
+        np.multiply(1.0 - b1, g, out=tmp)
+        m += tmp
         v *= b2
-        v += (1.0 - b2) * (g * g)
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - b2
+        v += tmp
         t = self.step_count
         # PyTorch's arrangement: p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps).
-        denom = np.sqrt(v)
-        denom *= 1.0 / math.sqrt(1.0 - b2**t)
-        denom += self.eps
-        p -= (self.lr / (1.0 - b1**t)) * (m / denom)
+        np.sqrt(v, out=tmp)
+        tmp *= 1.0 / math.sqrt(1.0 - b2**t)
+        tmp += self.eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= self.lr / (1.0 - b1**t)
+        p -= tmp
 
 
 class AdamW(Adam):

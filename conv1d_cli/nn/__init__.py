@@ -2,6 +2,7 @@
 (batch, features). Layers compute exact gradients summed over the batch; the loss averages.
 """
 
+from conv1d_cli.nn.alloc import keep_freed_memory
 from conv1d_cli.nn.conv import (
     AvgPool1d,
     Conv1d,
@@ -58,5 +59,6 @@ __all__ = [
     "Tanh",
     "calc_conv1d_output_size",
     "get_initializer",
+    "keep_freed_memory",
     "output_size",
 ]

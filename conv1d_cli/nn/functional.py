@@ -12,9 +12,11 @@ from numbers import Integral
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-# Upper bound on one im2col column buffer; a larger batch is convolved in chunks so memory stays
-# bounded for long sequences (one GEMM per chunk instead of one per pass).
-MAX_COLS_BYTES = 64 * 2**20
+# Upper bound on a convolution's working buffers (im2col columns; the tap path's batch-inside
+# input and output grid); a larger batch is convolved in chunks, so memory stays bounded for long
+# sequences and big evaluation batches. 16 MiB also keeps buffers under glibc's largest mmap
+# threshold (32 MiB), so they are reused between steps instead of page-faulted in again.
+MAX_COLS_BYTES = 16 * 2**20
 
 PADDING_MODES = ("zeros", "replicate", "reflect", "circular")
 
@@ -163,34 +165,122 @@ def col2im(dwin: np.ndarray, s: int, d: int, out: np.ndarray) -> np.ndarray:
 
 
 def _batch_chunk(n: int, bytes_per_sample: int) -> int:
-    return max(1, min(n, MAX_COLS_BYTES // max(bytes_per_sample, 1)))
+    """Samples per chunk under MAX_COLS_BYTES, evened out (70 -> 35 + 35, not 64 + 6)."""
+    most = max(1, MAX_COLS_BYTES // max(bytes_per_sample, 1))
+    if most >= n:
+        return n
+    pieces = -(-n // most)
+    return -(-n // pieces)
 
 
 # ------------------------------------------------------------------------------- convolution
+# Two ways to run one convolution as GEMMs, chosen by shape (both exact, same results):
+# - columns: one im2col copy (C*K, N*L_out) and one GEMM; best for few input channels or a
+#   stride, where the copy is small or the windows do not overlap.
+# - taps: lay the batch end to end as one long (C, N*Lp) sequence and run one GEMM per kernel
+#   tap on shifted column slices, accumulating. No K-fold column copy, and the shifted slices
+#   are plain strided matrices BLAS reads in place; outputs that straddle two samples are
+#   computed and dropped, a (K-1)/Lp waste. Needs stride 1 (a strided slice is not BLAS-able).
+TAPS_MIN_CHANNELS = 8
+
+
+def uses_taps(c: int, k: int, s: int) -> bool:
+    """Whether a conv with C input channels, K taps and stride s runs tap by tap."""
+    return s == 1 and k > 1 and c >= TAPS_MIN_CHANNELS
+
+
+def batch_inside(xp: np.ndarray) -> np.ndarray:
+    """(N, C, Lp) -> contiguous (C, N*Lp): the batch laid end to end along the length."""
+    n, c, lp = xp.shape
+    xt = np.empty((c, n, lp), dtype=xp.dtype)
+    np.copyto(xt, xp.transpose(1, 0, 2))
+    return xt.reshape(c, n * lp)
+
+
+def _taps_forward(xt: np.ndarray, W: np.ndarray, d: int, lp: int) -> np.ndarray:
+    """xt (C, N*Lp), W (O, C, K) -> y on the grid (O, N, Lp); position t of sample n is valid
+    for t < L_out, later positions straddle two samples and are left unwritten."""
+    o, _, k = W.shape
+    m = xt.shape[1] - d * (k - 1)  # grid positions whose window stays inside the buffer
+    taps = np.ascontiguousarray(W.transpose(2, 0, 1))  # (K, O, C): contiguous GEMM operands
+    grid = np.empty((o, xt.shape[1]), dtype=np.result_type(xt, W))
+    np.matmul(taps[0], xt[:, :m], out=grid[:, :m])
+    part = np.empty((o, m), dtype=grid.dtype)
+    for j in range(1, k):  # one GEMM per tap (K is small); the batch is a single operand
+        np.matmul(taps[j], xt[:, j * d : j * d + m], out=part)
+        grid[:, :m] += part
+    return grid.reshape(o, -1, lp)
+
+
+def _taps_backward(
+    dy: np.ndarray, xt: np.ndarray, W: np.ndarray, d: int, dxp: np.ndarray | None
+) -> np.ndarray:
+    """dy (n, O, L_out), xt (C, n*Lp) -> dW (O, C, K) of this chunk; adds dx into dxp (n, C, Lp)."""
+    n, o, out_len = dy.shape
+    _, c, k = W.shape
+    lp = xt.shape[1] // n
+    m = xt.shape[1] - d * (k - 1)
+    # dy on the grid, zero where the forward pass dropped straddling outputs.
+    grid = np.empty((o, n, lp), dtype=np.result_type(dy, W))
+    grid[:, :, out_len:] = 0
+    np.copyto(grid[:, :, :out_len], dy.transpose(1, 0, 2))
+    dyg = grid.reshape(o, -1)[:, :m]
+    dW = np.empty((k, o, c), dtype=grid.dtype)
+    for j in range(k):
+        np.matmul(dyg, xt[:, j * d : j * d + m].T, out=dW[j])
+    if dxp is not None:
+        taps_t = np.ascontiguousarray(W.transpose(2, 1, 0))  # (K, C, O)
+        dxt = np.zeros((c, xt.shape[1]), dtype=grid.dtype)
+        part = np.empty((c, m), dtype=grid.dtype)
+        for j in range(k):  # the adjoint of the forward taps: shifted GEMMs added back
+            np.matmul(taps_t[j], dyg, out=part)
+            dxt[:, j * d : j * d + m] += part
+        np.copyto(dxp, dxt.reshape(c, n, lp).transpose(1, 0, 2))
+    return dW.transpose(1, 2, 0)
+
+
+def _work_chunk(n: int, c: int, k: int, o: int, s: int, lp: int, out_len: int, size: int) -> int:
+    """Samples per chunk so the path's working buffers stay under MAX_COLS_BYTES."""
+    if uses_taps(c, k, s):
+        return _batch_chunk(n, (c + 2 * o) * lp * size)  # xt, grid and one tap product
+    return _batch_chunk(n, c * k * out_len * size)
+
+
 def conv1d_forward(
     xp: np.ndarray, W: np.ndarray, b: np.ndarray | None, s: int = 1, d: int = 1
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """(N, C, Lp) padded input, W (O, C, K), b (O,) -> (y (N, O, L_out), cols or None).
+    """(N, C, Lp) padded input, W (O, C, K), b (O,) -> (y (N, O, L_out), saved or None).
 
-    ``cols`` is the column matrix to hand back to conv1d_backward; it is None when the batch
-    was chunked (the backward pass then rebuilds each chunk's columns instead of keeping them).
+    ``saved`` is what conv1d_backward needs besides xp: the columns, or for the tap path the
+    batch-inside input. It is None when the batch was chunked (the backward pass then rebuilds
+    each chunk's buffer instead of keeping them all).
     """
     n, c, lp = xp.shape
     o, _, k = W.shape
     out_len = (lp - d * (k - 1) - 1) // s + 1
-    W2 = W.reshape(o, c * k)
     y = np.empty((n, o, out_len), dtype=np.result_type(xp, W))
-    chunk = _batch_chunk(n, c * k * out_len * xp.itemsize)
-    cols = None
-    for start in range(0, n, chunk):  # a single iteration unless the columns exceed the bound
-        cols = im2col(xp[start : start + chunk], k, s, d, out_len)
-        yv = (W2 @ cols).reshape(o, -1, out_len).transpose(1, 0, 2)
-        # The bias add doubles as the copy from the GEMM's (O, N, L) order into (N, O, L).
-        if b is None:
-            y[start : start + chunk] = yv
+    taps = uses_taps(c, k, s)
+    W2 = W.reshape(o, c * k)
+    chunk = _work_chunk(n, c, k, o, s, lp, out_len, xp.itemsize)
+    saved = None
+    for start in range(0, n, chunk):  # a single iteration unless the buffers exceed the bound
+        part = slice(start, start + chunk)
+        if taps:
+            saved = batch_inside(xp[part])
+            yv = _taps_forward(saved, W, d, lp)[:, :, :out_len]
         else:
-            np.add(yv, b[:, None], out=y[start : start + chunk])
-    return y, (cols if chunk >= n else None)
+            saved = im2col(xp[part], k, s, d, out_len)
+            yv = (W2 @ saved).reshape(o, -1, out_len)
+        _add_bias(yv.transpose(1, 0, 2), b, y[part])
+    return y, (saved if chunk >= n else None)
+
+
+def _add_bias(yv: np.ndarray, b: np.ndarray | None, out: np.ndarray) -> None:
+    # The bias add doubles as the copy from the GEMM's (O, N, L) order into (N, O, L).
+    if b is None:
+        np.copyto(out, yv)
+    else:
+        np.add(yv, b[:, None], out=out)
 
 
 def conv1d_backward(
@@ -202,21 +292,30 @@ def conv1d_backward(
     cols: np.ndarray | None = None,
     input_grad: bool = True,
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-    """dy (N, O, L_out) -> (dxp (N, C, Lp) or None, dW (O, C, K), db (O,)), batch-summed."""
-    n, c, _ = xp.shape
+    """dy (N, O, L_out) -> (dxp (N, C, Lp) or None, dW (O, C, K), db (O,)), batch-summed.
+
+    ``cols`` is conv1d_forward's ``saved`` (rebuilt chunk by chunk from xp when None).
+    """
+    n, c, lp = xp.shape
     o, _, k = W.shape
     out_len = dy.shape[2]
+    taps = uses_taps(c, k, s)
     W2 = W.reshape(o, c * k)
-    dxp = np.zeros(xp.shape, dtype=np.result_type(dy, W)) if input_grad else None
-    dW2 = None
-    chunk = n if cols is not None else _batch_chunk(n, c * k * out_len * xp.itemsize)
-    for start in range(0, n, chunk):  # a single iteration unless the columns exceed the bound
+    dtype = np.result_type(dy, W)
+    dxp = (np.empty if taps else np.zeros)(xp.shape, dtype=dtype) if input_grad else None
+    dW = np.zeros((o, c, k), dtype=dtype)
+    chunk = n if cols is not None else _work_chunk(n, c, k, o, s, lp, out_len, xp.itemsize)
+    for start in range(0, n, chunk):  # a single iteration unless the buffers exceed the bound
         part = slice(start, start + chunk)
+        dx_part = None if dxp is None else dxp[part]
+        if taps:
+            xt = cols if cols is not None else batch_inside(xp[part])
+            dW += _taps_backward(dy[part], xt, W, d, dx_part)
+            continue
         cols_part = cols if cols is not None else im2col(xp[part], k, s, d, out_len)
         dy2 = dy[part].transpose(1, 0, 2).reshape(o, -1)  # (O, n*L_out), one copy
-        dW_part = dy2 @ cols_part.T
-        dW2 = dW_part if dW2 is None else dW2 + dW_part
-        if dxp is not None:
+        dW += (dy2 @ cols_part.T).reshape(o, c, k)
+        if dx_part is not None:
             dcols = (W2.T @ dy2).reshape(c, k, -1, out_len)
-            col2im(dcols.transpose(2, 0, 1, 3), s, d, out=dxp[part])
-    return dxp, dW2.reshape(o, c, k), dy.sum(axis=(0, 2))
+            col2im(dcols.transpose(2, 0, 1, 3), s, d, out=dx_part)
+    return dxp, dW, dy.sum(axis=(0, 2))

@@ -333,7 +333,10 @@ class BatchNorm1d(Layer):
         if self.training:
             if count < 2:
                 raise ValueError("batchnorm1d needs more than one value per channel in training")
-            mean, var = x.mean(axis=axes), x.var(axis=axes)
+            mean = x.mean(axis=axes)
+            xhat = x - mean.reshape(shape)
+            # Variance from the centred copy we need anyway: no second centring pass.
+            var = np.einsum(self._sum_spec(x), xhat, xhat) / count
             m = self.momentum  # running stats use the unbiased variance, as in PyTorch
             self.buffers["running_mean"] *= 1 - m
             self.buffers["running_mean"] += m * mean
@@ -341,23 +344,35 @@ class BatchNorm1d(Layer):
             self.buffers["running_var"] += (m * count / (count - 1)) * var
         else:
             mean, var = self.buffers["running_mean"], self.buffers["running_var"]
-        inv_std = 1 / np.sqrt(var + self.eps)
-        self._xhat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
+            xhat = x - mean.reshape(shape)
+        inv_std = (1 / np.sqrt(var + self.eps)).astype(self.dtype, copy=False)
+        xhat *= inv_std.reshape(shape)
+        self._xhat = xhat
         self._cache = (axes, shape, inv_std, count, self.training)
-        return self._xhat * self.params["gamma"].reshape(shape) + self.params["beta"].reshape(shape)
+        y = xhat * self.params["gamma"].reshape(shape)
+        y += self.params["beta"].reshape(shape)
+        return y
+
+    @staticmethod
+    def _sum_spec(x: np.ndarray) -> str:
+        """einsum spec summing a product of two x-shaped arrays down to channels."""
+        return "nc,nc->c" if x.ndim == 2 else "ncl,ncl->c"
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
         axes, shape, inv_std, count, training = self._cache
         xhat = self._xhat
-        dgamma = np.sum(grad_y * xhat, axis=axes, out=self.grads["gamma"])
+        dgamma = self.grads["gamma"]
+        dgamma[...] = np.einsum(self._sum_spec(xhat), grad_y, xhat)
         dbeta = np.sum(grad_y, axis=axes, out=self.grads["beta"])
         scale = (self.params["gamma"] * inv_std).reshape(shape)
         if not training:  # the statistics were constants
             return grad_y * scale
         # The batch statistics depend on x: subtract the mean and the xhat-projection of dy.
-        return (scale / count) * (
-            count * grad_y - dbeta.reshape(shape) - xhat * dgamma.reshape(shape)
-        )
+        dx = xhat * (dgamma / count).reshape(shape)
+        np.subtract(grad_y, dx, out=dx)
+        dx -= (dbeta / count).reshape(shape)
+        dx *= scale
+        return dx
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         shape = tuple(int(v) for v in input_shape)
