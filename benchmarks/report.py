@@ -1,0 +1,278 @@
+"""Tables, target checks and the README for bench.py's results (the dict in results.json)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+
+def _version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def meta(args: Any, has_torch: bool) -> dict:
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "quick": args.quick,
+        "threads": args.threads,
+        "cpus": os.cpu_count(),
+        "machine": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "numpy": _version("numpy"),
+        "torch": _version("torch") if has_torch else None,
+        "dtype": "float32",
+        "command": "make bench" + ("" if not args.quick else "  (benchmarks/bench.py --quick)"),
+        "load_average_at_start": round(os.getloadavg()[0], 2),
+    }
+
+
+def targets(results: dict, torch_ratio: float, loop_speedup: float, fashion_mb: float) -> dict:
+    """Each target: the measured value, the bound, and met / not met / not measured."""
+    out: dict[str, Any] = {}
+    by_name = {row["config"]: row for row in results.get("configs", [])}
+    for name in ("mnist", "deep"):
+        ratio = by_name.get(name, {}).get("epoch_time_ratio_numpy_over_torch")
+        out[f"{name}: epoch time <= {torch_ratio}x PyTorch"] = _check(
+            ratio, ratio is not None and ratio <= torch_ratio
+        )
+    speedup = loop_speedup_of(results)
+    out[f"course: > {loop_speedup}x faster than direct loops"] = _check(
+        speedup, speedup is not None and speedup > loop_speedup
+    )
+    peak = results.get("memory", {}).get("peak_rss_mb")
+    complete = results.get("memory", {}).get("samples") == 60000
+    ok = peak is not None and peak < fashion_mb and complete
+    out[f"Fashion-MNIST 60,000-sample epoch < {fashion_mb} MB peak"] = _check(peak, ok)
+    return out
+
+
+def _check(value: float | None, ok: bool) -> dict:
+    status = "not measured" if value is None else ("met" if ok else "not met")
+    return {"value": value, "status": status}
+
+
+def loop_speedup_of(results: dict) -> float | None:
+    loops = results.get("loops")
+    return loops["train_speedup"] if loops else None
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _n(value: float | None, digits: int = 0) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def markdown(results: dict) -> str:
+    m = results["meta"]
+    parts = [
+        f"Measured {m['date']} on {m['cpus']} CPUs ({m['machine']}), {m['threads']} threads, "
+        f"float32, numpy {m['numpy']}, "
+        f"torch {m['torch'] or 'not used (not installed or --no-torch; torch columns skipped)'}"
+        f"{', QUICK run' if m['quick'] else ''}. Medians of repeats; ratios from the same run."
+    ]
+    busiest = max([r.get("others_cpu", 0) for r in results.get("configs", [])], default=0)
+    if busiest >= 0.10:
+        parts.append(
+            f"**Warning: other processes used up to {busiest:.0%} of the CPUs during the config "
+            "comparison; BLAS threads that wait for a descheduled sibling make every number "
+            "slower and noisier. Rerun on an idle machine.**"
+        )
+    has_torch = m["torch"] is not None
+    if "configs" in results:
+        parts.append("### Training and evaluation per config (batch 64; eval in batches of 1000)")
+        header = ["config", "train samples/s", "eval samples/s", "peak RSS MB"]
+        if has_torch:
+            header += ["torch train/s", "torch eval/s", "torch peak MB", "epoch time numpy/torch"]
+        header += ["rounds kept", "others' CPU"]
+        rows = []
+        for r in results["configs"]:
+            n = r["numpy"]
+            row = [
+                f"{r['config']} (`{r['path']}`)",
+                _n(n["train_samples_per_s"]),
+                _n(n["eval_samples_per_s"]),
+                _n(n["peak_rss_mb"]),
+            ]
+            if has_torch:
+                t = r["torch"]
+                row += [
+                    _n(t["train_samples_per_s"]),
+                    _n(t["eval_samples_per_s"]),
+                    _n(t["peak_rss_mb"]),
+                    f"{r['epoch_time_ratio_numpy_over_torch']:.2f}x",
+                ]
+            row += [f"{r['rounds_used']}/{r['rounds_run']}", f"{r['others_cpu']:.0%}"]
+            rows.append(row)
+        parts.append(_table(header, rows))
+        parts.append(
+            "Peak RSS is the whole worker process (interpreter, libraries, random data). "
+            "Rounds kept: repeats in which other processes used under 10% of the CPUs (all "
+            "rounds are kept when none was that quiet); others' CPU: the most they used in a "
+            "kept round."
+        )
+    if "configs_1_thread" in results:
+        parts.append("### The same on 1 thread (numpy and torch both limited to one thread)")
+        rows = [
+            [
+                r["config"],
+                _n(r["numpy"]["train_samples_per_s"]),
+                _n(r["torch"]["train_samples_per_s"]),
+                f"{r['epoch_time_ratio_numpy_over_torch']:.2f}x",
+                f"{r['rounds_used']}/{r['rounds_run']}",
+            ]
+            for r in results["configs_1_thread"]
+        ]
+        parts.append(
+            _table(
+                ["config", "train samples/s", "torch train/s", "epoch time numpy/torch", "rounds"],
+                rows,
+            )
+        )
+    if "loops" in results:
+        lp = results["loops"]
+        parts.append("### Direct loops (course network, `benchmarks/reference_loops.py`)")
+        parts.append(
+            _table(
+                ["", "train samples/s", "eval samples/s"],
+                [
+                    [
+                        "direct loops",
+                        _n(lp["train_samples_per_s"], 1),
+                        _n(lp["eval_samples_per_s"], 1),
+                    ],
+                    [
+                        "engine (batch 64)",
+                        _n(lp["engine_train_samples_per_s"]),
+                        _n(lp["engine_eval_samples_per_s"]),
+                    ],
+                    [
+                        "engine speedup",
+                        f"{lp['train_speedup']:,.0f}x",
+                        f"{lp['eval_speedup']:,.0f}x",
+                    ],
+                ],
+            )
+        )
+        parts.append(
+            f"Loops timed on {lp['samples']} samples, in alternation with the engine in one "
+            "process (speedup: median of paired repeats); their gradients match the engine's to "
+            f"{lp['max_grad_diff_vs_engine']:.1e}."
+        )
+    if "layers" in results:
+        parts.append("### Per layer, batch 64 (milliseconds, median)")
+        engine = results["layers"]["numpy"]
+        torch_rows = results["layers"].get("torch")
+        header = ["layer", "forward", "backward"] + (
+            ["torch fwd", "torch bwd"] if torch_rows else []
+        )
+        rows = []
+        for i, r in enumerate(engine):
+            row = [r["layer"], _n(r["forward_ms"], 2), _n(r["backward_ms"], 2)]
+            if torch_rows:
+                row += [_n(torch_rows[i]["forward_ms"], 2), _n(torch_rows[i]["backward_ms"], 2)]
+            rows.append(row)
+        parts.append(_table(header, rows))
+    if "scaling" in results:
+        parts.append(
+            "### Scaling (conv C k7 s2 -> conv C k5 same -> maxpool -> global avg -> dense; Adam)"
+        )
+        rows = [
+            [
+                r["axis"],
+                r["channels"],
+                r["length"],
+                r["batch"],
+                _n(r["step_s"] * 1000, 1),
+                _n(r["samples_per_s"]),
+                _n(r["peak_rss_mb"]),
+                _n(r["largest_cols_mb"], 1),
+                f"{r.get('others_cpu', 0):.0%}",
+            ]
+            for r in results["scaling"]
+        ]
+        parts.append(
+            _table(
+                [
+                    "varied",
+                    "channels",
+                    "length",
+                    "batch",
+                    "ms/step",
+                    "samples/s",
+                    "peak RSS MB",
+                    "largest conv buffer MB",
+                    "others' CPU",
+                ],
+                rows,
+            )
+        )
+        parts.append(
+            "A convolution's working buffers (im2col columns, or the tap path's batch-inside "
+            "input and output grid) are capped by `conv1d_cli.nn.functional.MAX_COLS_BYTES` "
+            "(16 MiB): larger batches are convolved in chunks. Activations themselves grow "
+            "linearly with length, channels and batch."
+        )
+    if "memory" in results:
+        mem = results["memory"]
+        parts.append("### Fashion-MNIST epoch (`configs/fashion-mnist.yaml`, batch 128)")
+        parts.append(
+            _table(
+                ["samples", "train samples/s", "eval samples/s", "peak RSS MB", "data"],
+                [
+                    [
+                        f"{mem['samples']:,}",
+                        _n(mem["train_samples_per_s"]),
+                        _n(mem["eval_samples_per_s"]),
+                        _n(mem["peak_rss_mb"]),
+                        mem["data"],
+                    ]
+                ],
+            )
+        )
+    if "targets" in results:
+        parts.append("### Targets")
+        rows = [[name, _n(t["value"], 2), t["status"]] for name, t in results["targets"].items()]
+        parts.append(_table(["target", "measured", "status"], rows))
+    return "\n\n".join(parts) + "\n"
+
+
+README_HEAD = """# Benchmarks
+
+`make bench` (or `.venv/bin/python benchmarks/bench.py [--quick]`) measures the NumPy engine's
+speed and memory and writes `results.json` and this file. PyTorch is used only here, and only
+if installed (`.venv/bin/pip install torch==2.13.0`); without it the torch columns are skipped.
+
+- `bench.py` runs the sections; `workers.py` holds what runs in fresh processes (one per engine,
+  with the same thread count, alternated repeat by repeat so ratios share the same minutes);
+- `torch_reference.py` builds the same network in PyTorch from the same config and weights;
+- `reference_loops.py` is the course network as course notebooks write it (loops over samples,
+  output channels and positions), checked against the engine's gradients before it is timed;
+- `layers.py` times single layers; `deep.yaml` is the deeper config; `report.py` writes the
+  tables; `contention.py` measures how much CPU other processes took during each repeat.
+
+The machine is shared and noisy: samples/s of one config vary by up to 2x between minutes, and
+the NumPy engine has slow phases (whole worker processes at half speed) that PyTorch shows less.
+Trust ratios from interleaved repeats more than absolute numbers, and compare several runs:
+on 2026-11-29 the numpy/torch epoch-time ratio ranged 1.12-1.59x on the current `mnist.yaml`
+and 1.01-2.14x on `deep.yaml` over the day's runs in which other jobs used under 10% of the
+CPUs. On one thread both engines are closer (1.1-1.2x): NumPy's elementwise work is
+single-threaded and BLAS gains little from a second thread on these small GEMMs.
+
+## Latest results
+
+"""
+
+
+def write_readme(path: Path, tables: str) -> None:
+    path.write_text(README_HEAD + tables)
