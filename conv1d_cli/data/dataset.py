@@ -28,6 +28,7 @@ class RawData:
     image_shape: tuple[int, int] | None = None  # (H, W) for images: shifts are then 2-D
     value_range: float | None = None  # the largest possible raw value (255 for 8-bit images)
 
+    @property
     def sample_shape(self) -> tuple[int, int]:
         """(channels, length) a sample has before any ``view``: (N, L) data is one channel."""
         x = self.x_train if len(self.x_train) or self.x_test is None else self.x_test

@@ -41,7 +41,7 @@ def prepare(
     y_pool = _label_indices(y_pool, names, raw)
     y_test = None if y_test is None else _label_indices(y_test, names, raw)
 
-    channels, length = cfg.view if cfg.view is not None else raw.sample_shape()
+    channels, length = cfg.view if cfg.view is not None else raw.sample_shape
     x_pool = _viewed(x_pool, channels, length, raw)
     x_test = None if x_test is None else _viewed(x_test, channels, length, raw)
 
@@ -61,7 +61,7 @@ def prepare(
 
     stats = normalization or _statistics(cfg.normalize, x_pool if len(x_pool) else x_test, raw)
     shift, scale = _stat_arrays(stats, channels, raw)
-    normalized = [((x - shift) / scale).astype(np.float32) for x in (x_pool, x_val, x_test)]
+    normalized = [_normalized(x, shift, scale) for x in (x_pool, x_val, x_test)]
     return Dataset(
         x_train=normalized[0],
         y_train=y_pool,
@@ -80,6 +80,13 @@ def prepare(
         noise=cfg.noise,
         fill=((0.0 - shift[0, :, 0]) / scale[0, :, 0]).astype(np.float32),
     )
+
+
+def _normalized(x: np.ndarray, shift: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """(x - shift) / scale as float32 with one full-size allocation, not three."""
+    out = x - shift  # float32 for 8-bit and float32 data (shift is float32), float64 otherwise
+    np.divide(out, scale, out=out)
+    return out.astype(np.float32, copy=False)
 
 
 def _limited(a: np.ndarray, limit: int | None) -> np.ndarray:
