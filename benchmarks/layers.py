@@ -16,11 +16,19 @@ from conv1d_cli import nn
 
 BATCH = 64
 
+
+def _same(c_in: int, c_out: int, dilation: int) -> nn.Conv1d:
+    """A kernel-3 'same' convolution as configs/mnist.yaml uses them."""
+    return nn.Conv1d(c_in, c_out, 3, padding="same", dilation=dilation)
+
+
 # (label, engine layer factory, input shape without batch); conv args: in, out, kernel, ...
 CASES: list[tuple[str, Callable[[], Any], tuple[int, ...]]] = [
     ("conv1d 1->16 k7 s2 p3, L784 (course)", lambda: nn.Conv1d(1, 16, 7, 2, 3), (1, 784)),
-    ("conv1d 1->64 k28 s28, L784 (mnist)", lambda: nn.Conv1d(1, 64, 28, 28), (1, 784)),
-    ("conv1d 64->64 k3 same, L28 (mnist)", lambda: nn.Conv1d(64, 64, 3, 1, 1), (64, 28)),
+    ("conv1d 1->32 k3 d28 same, L784 (mnist)", lambda: _same(1, 32, 28), (1, 784)),
+    ("conv1d 32->32 k3 same, L784 (mnist)", lambda: _same(32, 32, 1), (32, 784)),
+    ("conv1d 32->64 k3 d14 same, L392 (mnist)", lambda: _same(32, 64, 14), (32, 392)),
+    ("conv1d 64->64 k3 same, L392 (mnist)", lambda: _same(64, 64, 1), (64, 392)),
     ("conv1d 32->32 k5 same, L392 (deep)", lambda: nn.Conv1d(32, 32, 5, 1, 2), (32, 392)),
     ("conv1d 32->64 k5 s2 p2, L392", lambda: nn.Conv1d(32, 64, 5, 2, 2), (32, 392)),
     ("conv1d 64->64 k3 d2 p2, L196", lambda: nn.Conv1d(64, 64, 3, 1, 2, dilation=2), (64, 196)),
@@ -74,8 +82,14 @@ def run_layers(engine: str, threads: int, repeats: int) -> list[dict]:
     for label, make, shape in CASES:
         layer = make()
         x = rng.standard_normal((BATCH, *shape), dtype=np.float32)
+        if engine == "numpy" and x.ndim == 3:
+            # Inside a network the engine's activations are channel-major (see
+            # conv1d_cli/nn/functional.py); time the layers on what they really receive.
+            x = np.ascontiguousarray(x.transpose(1, 0, 2)).transpose(1, 0, 2)
         y = layer.forward(x)
         dy = rng.standard_normal(y.shape, dtype=np.float32)
+        if engine == "numpy" and dy.ndim == 3:
+            dy = np.ascontiguousarray(dy.transpose(1, 0, 2)).transpose(1, 0, 2)
         if engine == "numpy":
             fwd = _median_ms(lambda layer=layer, x=x: layer.forward(x), repeats)
             # The cache of the last forward pass stays valid, so backward is timed alone.

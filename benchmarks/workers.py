@@ -75,7 +75,7 @@ class Net:
             # Exactly the Trainer's step (conv1d_cli/train.py) minus logging and the schedule.
             logits = model.forward(x)
             loss = float(loss_fn.forward(logits, y))
-            model.backward(loss_fn.backward())
+            model.backward(loss_fn.backward(), input_grad=False)
             optimizer.step(model.parameters(), model.gradients())
             int(np.count_nonzero(np.argmax(logits, axis=1) == y))
             return loss

@@ -203,7 +203,7 @@ class Trainer:
             loss = float(self.loss_fn.forward(logits, y))
             if not math.isfinite(loss):
                 self._diverged(epoch, loss)
-            self.model.backward(self.loss_fn.backward())
+            self.model.backward(self.loss_fn.backward(), input_grad=False)
             self.optimizer.lr = self.schedule.lr_at(state.step)
             self.optimizer.step(self.model.parameters(), self.model.gradients())
             state.step += 1

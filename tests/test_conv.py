@@ -246,7 +246,8 @@ def test_conv1d_stays_float32_and_pads_nothing_when_padding_is_zero():
     assert layer._cache[0] is x  # no padded copy of the input
     dx = layer.backward(np.ones_like(y))
     assert y.dtype == dx.dtype == layer.dW.dtype == layer.db.dtype == np.float32
-    assert layer.W.dtype == np.float32 and y.flags.c_contiguous
+    assert layer.W.dtype == np.float32
+    assert y.transpose(1, 0, 2).flags.c_contiguous  # channel-major, the GEMM's own order
 
 
 def test_conv1d_default_init_is_he_normal_with_fan_in_channels_times_kernel():

@@ -1,5 +1,6 @@
 """The NumPy engine. One input layout throughout: (batch, channels, length); Dense takes
 (batch, features). Layers compute exact gradients summed over the batch; the loss averages.
+Activations may be stored channel-major (see functional.py); layers accept any strides.
 """
 
 from conv1d_cli.nn.alloc import keep_freed_memory

@@ -88,27 +88,37 @@ class Conv1d(Layer):
         return out_len * self.out_channels * self.in_channels * self.kernel_size
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """(N, C_in, L) -> (N, C_out, L_out)."""
+        """(N, C_in, L) -> (N, C_out, L_out), stored channel-major (see functional.py)."""
         x = expect_input("conv1d", x, 3, self.in_channels, self.dtype)
         length = x.shape[2]
-        left, right = self._pad_for(length)
-        fn.conv_output_length(length, self.kernel_size, self.stride, (left, right), self.dilation)
-        xp = fn.pad1d(x, left, right, self.padding_mode)
-        y, cols = fn.conv1d_forward(xp, self.W, self.b, self.stride, self.dilation)
-        # In eval mode the columns are dropped so inference holds no per-layer buffers; a
-        # backward pass (rare in eval) rebuilds them from xp.
-        self._cache = (xp, cols if self.training else None, left, right, length)
+        pad = self._pad_for(length)
+        fn.conv_output_length(length, self.kernel_size, self.stride, pad, self.dilation)
+        y, saved = fn.conv1d_forward(
+            x, self.W, self.b, self.stride, self.dilation, pad, self.padding_mode
+        )
+        # In eval mode the saved buffer is dropped so inference holds no per-layer buffers; a
+        # backward pass (rare in eval) rebuilds it from x.
+        self._cache = (x, saved if self.training else None, pad)
         return y
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
         """(N, C_out, L_out) -> (N, C_in, L); leaves dW and db in ``grads``."""
-        xp, cols, left, right, length = self._cache
+        return self._backward(grad_y, input_grad=True)
+
+    def backward_params(self, grad_y: np.ndarray) -> None:
+        self._backward(grad_y, input_grad=False)
+
+    def _backward(self, grad_y: np.ndarray, input_grad: bool) -> np.ndarray | None:
+        x, saved, pad = self._cache
         grad_y = np.asarray(grad_y, dtype=self.dtype)
-        dxp, dW, db = fn.conv1d_backward(grad_y, xp, self.W, self.stride, self.dilation, cols)
+        dx, dW, db = fn.conv1d_backward(
+            grad_y, x, self.W, self.stride, self.dilation, saved,
+            input_grad=input_grad, pad=pad, mode=self.padding_mode,
+        )  # fmt: skip
         self.grads["W"][...] = dW
         if "b" in self.grads:
             self.grads["b"][...] = db
-        return fn.pad1d_backward(dxp, left, right, self.padding_mode, length)
+        return dx
 
     def __repr__(self) -> str:
         args = [f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"]
@@ -156,13 +166,13 @@ class SimpleConv1d(Layer):
         x = np.asarray(x, dtype=np.float64)
         self.output_shape(x.shape)
         self._xp = x[None, None, :]  # a batch of one sample with one channel
-        y, self._cols = fn.conv1d_forward(self._xp, self.W[None, None, :], None)
+        y, self._saved = fn.conv1d_forward(self._xp, self.W[None, None, :], None)
         return y[0, 0] + self.B
 
     def backward(self, dA: np.ndarray) -> np.ndarray:
         """(L - K + 1,) -> (L,)."""
         dA = np.asarray(dA, dtype=np.float64)[None, None, :]
-        dxp, dW, _ = fn.conv1d_backward(dA, self._xp, self.W[None, None, :], cols=self._cols)
+        dxp, dW, _ = fn.conv1d_backward(dA, self._xp, self.W[None, None, :], saved=self._saved)
         self.grads["W"][...] = dW[0, 0]
         self.grads["B"][...] = dA.sum()
         if self.optimizer is not None:
@@ -215,7 +225,8 @@ class _Pool1d(Layer):
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
         """(N, C, L_out) -> (N, C, L)."""
         shape, padded_len, _ = self._shape
-        dxp = np.zeros((*shape[:2], padded_len), dtype=np.result_type(grad_y, np.float32))
+        dtype = np.result_type(grad_y, np.float32)
+        dxp = fn.empty_in_order_of(grad_y, padded_len, dtype, zeros=True)
         self._add_window_grad(grad_y, dxp)
         return fn.pad1d_backward(dxp, self.padding, self.padding, "zeros", shape[2])
 
@@ -240,9 +251,14 @@ class MaxPool1d(_Pool1d):
     def _reduce(self, windows: np.ndarray) -> np.ndarray:
         # Elementwise over the taps: reductions along the short strided window axis are ~10x
         # slower. Strict > keeps the first maximum, as PyTorch does.
-        y = windows[:, :, 0].copy()
-        self._argmax = np.zeros(y.shape, dtype=np.uint8 if self.kernel_size < 256 else np.int32)
-        for j in range(1, self.kernel_size):
+        index_type = np.uint8 if self.kernel_size < 256 else np.int32
+        if self.kernel_size == 1:
+            self._argmax = np.zeros(windows.shape[:2] + windows.shape[3:], dtype=index_type)
+            return windows[:, :, 0].copy(order="K")  # keeps a channel-major input's order
+        first, second = windows[:, :, 0], windows[:, :, 1]
+        self._argmax = (second > first).astype(index_type)  # the first of equal maxima wins
+        y = np.maximum(first, second)
+        for j in range(2, self.kernel_size):
             tap = windows[:, :, j]
             better = tap > y
             np.maximum(y, tap, out=y)
@@ -267,7 +283,7 @@ class AvgPool1d(_Pool1d):
     """Window means; zero padding counts in the mean (PyTorch's count_include_pad=True)."""
 
     def _reduce(self, windows: np.ndarray) -> np.ndarray:
-        y = windows[:, :, 0].copy()
+        y = windows[:, :, 0].copy(order="K")
         for j in range(1, self.kernel_size):  # elementwise over taps, see MaxPool1d
             y += windows[:, :, j]
         y *= 1.0 / self.kernel_size

@@ -3,6 +3,10 @@
 One layout everywhere: inputs are (batch, channels, length) = (N, C, L); a window of K taps
 adds an axis after C, so the windows of a padded input are a (N, C, K, L_out) strided view.
 Convolution and pooling share these windows: there is one im2col and one col2im.
+
+The shape is fixed, the memory order is not: convolutions return their (N, C, L) outputs
+stored channel-major ((C, N, L) in memory, the order their GEMMs produce), elementwise layers
+keep whatever order they get, and every function reads any strides.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from numbers import Integral
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+from numpy.typing import DTypeLike
 
 # Upper bound on a convolution's working buffers (im2col columns; the tap path's batch-inside
 # input and output grid); a larger batch is convolved in chunks, so memory stays bounded for long
@@ -111,6 +116,19 @@ def pad_indices(n: int, left: int, right: int, mode: str) -> np.ndarray:
     raise ValueError(f"no index map for padding_mode {mode!r}")
 
 
+def empty_in_order_of(
+    x: np.ndarray, length: int, dtype: DTypeLike = None, zeros: bool = False
+) -> np.ndarray:
+    """An uninitialised (or zero) array shaped like x but ``length`` long, in x's dtype unless
+    given; stored channel-major when x is an (N, C, L) channel-major array, else in C order."""
+    alloc = np.zeros if zeros else np.empty
+    dtype = x.dtype if dtype is None else dtype
+    if x.ndim == 3 and x.strides[0] < x.strides[1]:
+        n, c, _ = x.shape
+        return alloc((c, n, length), dtype=dtype).transpose(1, 0, 2)
+    return alloc((*x.shape[:-1], length), dtype=dtype)
+
+
 def pad1d(x: np.ndarray, left: int, right: int, mode: str = "zeros", value: float = 0.0):
     """(..., L) -> (..., left + L + right); 'zeros' mode fills with ``value``. No copy if no pad."""
     if left == 0 and right == 0:
@@ -118,7 +136,7 @@ def pad1d(x: np.ndarray, left: int, right: int, mode: str = "zeros", value: floa
     n = x.shape[-1]
     if mode != "zeros":
         return np.take(x, pad_indices(n, left, right, mode), axis=-1)
-    xp = np.empty((*x.shape[:-1], left + n + right), dtype=x.dtype)
+    xp = empty_in_order_of(x, left + n + right)
     xp[..., :left] = value
     xp[..., left + n :] = value
     xp[..., left : left + n] = x
@@ -129,12 +147,13 @@ def pad1d_backward(dxp: np.ndarray, left: int, right: int, mode: str, n: int) ->
     """(..., left + n + right) -> (..., n): the gradient of pad1d, folding pads onto sources."""
     if left == 0 and right == 0:
         return dxp
+    if mode == "zeros":  # a view: the caller's fresh buffer is not copied again
+        return dxp[..., left : left + n]
     dx = dxp[..., left : left + n].copy()
-    if mode != "zeros":
-        edge = np.r_[0:left, left + n : left + n + right]
-        src = pad_indices(n, left, right, mode)[edge]
-        # add.at, not +=: a source can feed several pads (replicate, circular wider than n).
-        np.add.at(np.moveaxis(dx, -1, 0), src, np.moveaxis(dxp[..., edge], -1, 0))
+    edge = np.r_[0:left, left + n : left + n + right]
+    src = pad_indices(n, left, right, mode)[edge]
+    # add.at, not +=: a source can feed several pads (replicate, circular wider than n).
+    np.add.at(np.moveaxis(dx, -1, 0), src, np.moveaxis(dxp[..., edge], -1, 0))
     return dx
 
 
@@ -146,13 +165,22 @@ def window_view(xp: np.ndarray, k: int, s: int, d: int, out_len: int) -> np.ndar
     return as_strided(xp, (n, c, k, out_len), (sn, sc, d * sl, s * sl), writeable=False)
 
 
-def im2col(xp: np.ndarray, k: int, s: int, d: int, out_len: int) -> np.ndarray:
-    """(N, C, Lp) -> contiguous columns (C*K, N*L_out), the right operand of W.reshape(O, C*K)."""
+def im2col(
+    xp: np.ndarray, k: int, s: int, d: int, out_len: int, ones_row: bool = False
+) -> np.ndarray:
+    """(N, C, Lp) -> contiguous columns (C*K, N*L_out), the right operand of W.reshape(O, C*K).
+
+    ``ones_row`` appends a row of ones (C*K + 1 rows), so a bias column on W adds the bias
+    inside the GEMM instead of in a separate pass over the output.
+    """
     n, c, _ = xp.shape
-    cols = np.empty((c, k, n, out_len), dtype=xp.dtype)
+    cols = np.empty((c * k + ones_row, n * out_len), dtype=xp.dtype)
     # (C, K) first matches W's layout, and (N, L_out) last keeps the copy's inner loop long.
-    np.copyto(cols, window_view(xp, k, s, d, out_len).transpose(1, 2, 0, 3))
-    return cols.reshape(c * k, n * out_len)
+    window = window_view(xp, k, s, d, out_len).transpose(1, 2, 0, 3)
+    np.copyto(cols[: c * k].reshape(c, k, n, out_len), window)
+    if ones_row:
+        cols[-1] = 1
+    return cols
 
 
 def col2im(dwin: np.ndarray, s: int, d: int, out: np.ndarray) -> np.ndarray:
@@ -174,13 +202,19 @@ def _batch_chunk(n: int, bytes_per_sample: int) -> int:
 
 
 # ------------------------------------------------------------------------------- convolution
+# Convolution outputs, and the input gradients the tap path returns, are (N, C, L) arrays
+# stored channel-major, (C, N, L) in memory: that is the order the GEMMs produce, so returning
+# a transposed view costs nothing, while a copy into (N, C, L) order would cost a full pass.
+# Every function here reads any strides; elementwise layers keep the order (NumPy's order='K').
+#
 # Two ways to run one convolution as GEMMs, chosen by shape (both exact, same results):
 # - columns: one im2col copy (C*K, N*L_out) and one GEMM; best for few input channels or a
 #   stride, where the copy is small or the windows do not overlap.
-# - taps: lay the batch end to end as one long (C, N*Lp) sequence and run one GEMM per kernel
-#   tap on shifted column slices, accumulating. No K-fold column copy, and the shifted slices
-#   are plain strided matrices BLAS reads in place; outputs that straddle two samples are
-#   computed and dropped, a (K-1)/Lp waste. Needs stride 1 (a strided slice is not BLAS-able).
+# - taps: lay the batch end to end as one long (C, N*Lp) sequence, zero pads included, and run
+#   one GEMM per kernel tap on shifted column slices, accumulating. No K-fold column copy, and
+#   the shifted slices are plain strided matrices BLAS reads in place; outputs that straddle two
+#   samples are computed and dropped, a (K-1)/Lp waste. Needs stride 1 (a strided slice is
+#   not BLAS-able).
 TAPS_MIN_CHANNELS = 8
 
 
@@ -189,54 +223,74 @@ def uses_taps(c: int, k: int, s: int) -> bool:
     return s == 1 and k > 1 and c >= TAPS_MIN_CHANNELS
 
 
-def batch_inside(xp: np.ndarray) -> np.ndarray:
-    """(N, C, Lp) -> contiguous (C, N*Lp): the batch laid end to end along the length."""
-    n, c, lp = xp.shape
-    xt = np.empty((c, n, lp), dtype=xp.dtype)
-    np.copyto(xt, xp.transpose(1, 0, 2))
-    return xt.reshape(c, n * lp)
+def batch_inside(
+    x: np.ndarray, left: int = 0, right: int = 0, ones_row: bool = False
+) -> np.ndarray:
+    """(N, C, L) -> contiguous (C, N*Lp), Lp = left + L + right: zero-padded samples end to end.
+
+    Padding and the transposing copy are one pass (no separate padded copy of x).
+    ``ones_row`` appends a row of ones (C + 1 rows) for the bias, as in im2col.
+    """
+    n, c, length = x.shape
+    lp = left + length + right
+    xt = np.empty((c + ones_row, n, lp), dtype=x.dtype)
+    xt[:c, :, :left] = 0
+    xt[:c, :, left + length :] = 0
+    np.copyto(xt[:c, :, left : left + length], x.transpose(1, 0, 2))
+    if ones_row:
+        xt[c] = 1
+    return xt.reshape(c + ones_row, n * lp)
 
 
-def _taps_forward(xt: np.ndarray, W: np.ndarray, d: int, lp: int) -> np.ndarray:
-    """xt (C, N*Lp), W (O, C, K) -> y on the grid (O, N, Lp); position t of sample n is valid
-    for t < L_out, later positions straddle two samples and are left unwritten."""
-    o, _, k = W.shape
+def _taps_forward(
+    xt: np.ndarray, W: np.ndarray, b: np.ndarray | None, d: int, lp: int
+) -> np.ndarray:
+    """xt (C [+1 ones row if b], N*Lp), W (O, C, K), b (O,) -> y on the grid (O, N, Lp);
+    position t of sample n is valid for t < L_out, later positions straddle two samples and
+    hold garbage (never read)."""
+    o, c, k = W.shape
     m = xt.shape[1] - d * (k - 1)  # grid positions whose window stays inside the buffer
     taps = np.ascontiguousarray(W.transpose(2, 0, 1))  # (K, O, C): contiguous GEMM operands
+    first = taps[0] if b is None else np.concatenate([taps[0], b[:, None]], axis=1)
     grid = np.empty((o, xt.shape[1]), dtype=np.result_type(xt, W))
-    np.matmul(taps[0], xt[:, :m], out=grid[:, :m])
+    np.matmul(first, xt[: len(first[0]), :m], out=grid[:, :m])  # tap 0 and the bias
     part = np.empty((o, m), dtype=grid.dtype)
     for j in range(1, k):  # one GEMM per tap (K is small); the batch is a single operand
-        np.matmul(taps[j], xt[:, j * d : j * d + m], out=part)
+        np.matmul(taps[j], xt[:c, j * d : j * d + m], out=part)
         grid[:, :m] += part
     return grid.reshape(o, -1, lp)
 
 
 def _taps_backward(
-    dy: np.ndarray, xt: np.ndarray, W: np.ndarray, d: int, dxp: np.ndarray | None
-) -> np.ndarray:
-    """dy (n, O, L_out), xt (C, n*Lp) -> dW (O, C, K) of this chunk; adds dx into dxp (n, C, Lp)."""
+    dy: np.ndarray, xt: np.ndarray, W: np.ndarray, d: int, input_grad: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """dy (n, O, L_out), xt (C [+1], n*Lp) -> (dW (O, C, K), db (O,), dxt (C, n*Lp) or None)."""
     n, o, out_len = dy.shape
     _, c, k = W.shape
+    xt = xt[:c]  # without forward's ones row
     lp = xt.shape[1] // n
     m = xt.shape[1] - d * (k - 1)
     # dy on the grid, zero where the forward pass dropped straddling outputs.
     grid = np.empty((o, n, lp), dtype=np.result_type(dy, W))
     grid[:, :, out_len:] = 0
     np.copyto(grid[:, :, :out_len], dy.transpose(1, 0, 2))
-    dyg = grid.reshape(o, -1)[:, :m]
+    flat = grid.reshape(o, -1)
+    db = flat.sum(axis=1)  # contiguous rows; the zeros add nothing
+    dyg = flat[:, :m]
     dW = np.empty((k, o, c), dtype=grid.dtype)
     for j in range(k):
         np.matmul(dyg, xt[:, j * d : j * d + m].T, out=dW[j])
-    if dxp is not None:
+    dxt = None
+    if input_grad:  # the adjoint of the forward taps: shifted GEMMs added back
         taps_t = np.ascontiguousarray(W.transpose(2, 1, 0))  # (K, C, O)
-        dxt = np.zeros((c, xt.shape[1]), dtype=grid.dtype)
+        dxt = np.empty((c, xt.shape[1]), dtype=grid.dtype)
+        np.matmul(taps_t[0], dyg, out=dxt[:, :m])
+        dxt[:, m:] = 0
         part = np.empty((c, m), dtype=grid.dtype)
-        for j in range(k):  # the adjoint of the forward taps: shifted GEMMs added back
+        for j in range(1, k):
             np.matmul(taps_t[j], dyg, out=part)
             dxt[:, j * d : j * d + m] += part
-        np.copyto(dxp, dxt.reshape(c, n, lp).transpose(1, 0, 2))
-    return dW.transpose(1, 2, 0)
+    return dW.transpose(1, 2, 0), db, dxt
 
 
 def _work_chunk(n: int, c: int, k: int, o: int, s: int, lp: int, out_len: int, size: int) -> int:
@@ -246,76 +300,116 @@ def _work_chunk(n: int, c: int, k: int, o: int, s: int, lp: int, out_len: int, s
     return _batch_chunk(n, c * k * out_len * size)
 
 
-def conv1d_forward(
-    xp: np.ndarray, W: np.ndarray, b: np.ndarray | None, s: int = 1, d: int = 1
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """(N, C, Lp) padded input, W (O, C, K), b (O,) -> (y (N, O, L_out), saved or None).
+def _forward_chunk(
+    x: np.ndarray,
+    W: np.ndarray,
+    b: np.ndarray | None,
+    s: int,
+    d: int,
+    pad: tuple[int, int],
+    out_len: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """x (n, C, L) -> (y (O, n, L_out), possibly a strided view; saved buffer).
 
-    ``saved`` is what conv1d_backward needs besides xp: the columns, or for the tap path the
-    batch-inside input. It is None when the batch was chunked (the backward pass then rebuilds
-    each chunk's buffer instead of keeping them all).
+    The bias rides in the GEMM (a ones row under the input, a bias column beside W).
     """
-    n, c, lp = xp.shape
-    o, _, k = W.shape
-    out_len = (lp - d * (k - 1) - 1) // s + 1
-    y = np.empty((n, o, out_len), dtype=np.result_type(xp, W))
-    taps = uses_taps(c, k, s)
+    o, c, k = W.shape
+    if uses_taps(c, k, s):
+        xt = batch_inside(x, *pad, ones_row=b is not None)
+        lp = xt.shape[1] // x.shape[0]
+        return _taps_forward(xt, W, b, d, lp)[:, :, :out_len], xt
+    cols = im2col(pad1d(x, *pad), k, s, d, out_len, ones_row=b is not None)
     W2 = W.reshape(o, c * k)
-    chunk = _work_chunk(n, c, k, o, s, lp, out_len, xp.itemsize)
-    saved = None
-    for start in range(0, n, chunk):  # a single iteration unless the buffers exceed the bound
-        part = slice(start, start + chunk)
-        if taps:
-            saved = batch_inside(xp[part])
-            yv = _taps_forward(saved, W, d, lp)[:, :, :out_len]
-        else:
-            saved = im2col(xp[part], k, s, d, out_len)
-            yv = (W2 @ saved).reshape(o, -1, out_len)
-        _add_bias(yv.transpose(1, 0, 2), b, y[part])
-    return y, (saved if chunk >= n else None)
+    if b is not None:
+        W2 = np.concatenate([W2, b[:, None]], axis=1)
+    return (W2 @ cols).reshape(o, -1, out_len), cols
 
 
-def _add_bias(yv: np.ndarray, b: np.ndarray | None, out: np.ndarray) -> None:
-    # The bias add doubles as the copy from the GEMM's (O, N, L) order into (N, O, L).
-    if b is None:
-        np.copyto(out, yv)
-    else:
-        np.add(yv, b[:, None], out=out)
+def conv1d_forward(
+    x: np.ndarray,
+    W: np.ndarray,
+    b: np.ndarray | None,
+    s: int = 1,
+    d: int = 1,
+    pad: tuple[int, int] = (0, 0),
+    mode: str = "zeros",
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(N, C, L) input, W (O, C, K), b (O,) -> (y (N, O, L_out) channel-major, saved or None).
+
+    ``pad`` is (left, right) in padding ``mode``. ``saved`` is what conv1d_backward needs besides
+    x: the columns, or for the tap path the batch-inside input. It is None when the batch was
+    chunked (the backward pass then rebuilds each chunk's buffer instead of keeping them all).
+    """
+    if mode != "zeros" and pad != (0, 0):
+        return conv1d_forward(pad1d(x, *pad, mode), W, b, s, d)
+    n, c, length = x.shape
+    o, _, k = W.shape
+    lp = length + pad[0] + pad[1]
+    out_len = (lp - d * (k - 1) - 1) // s + 1
+    chunk = _work_chunk(n, c, k, o, s, lp, out_len, x.itemsize)
+    if chunk >= n:
+        y, saved = _forward_chunk(x, W, b, s, d, pad, out_len)
+    else:  # chunk by chunk into one channel-major output; nothing kept for backward
+        y, saved = np.empty((o, n, out_len), dtype=np.result_type(x, W)), None
+        for start in range(0, n, chunk):
+            part = slice(start, start + chunk)
+            np.copyto(y[:, part], _forward_chunk(x[part], W, b, s, d, pad, out_len)[0])
+    return y.transpose(1, 0, 2), saved
 
 
 def conv1d_backward(
     dy: np.ndarray,
-    xp: np.ndarray,
+    x: np.ndarray,
     W: np.ndarray,
     s: int = 1,
     d: int = 1,
-    cols: np.ndarray | None = None,
+    saved: np.ndarray | None = None,
     input_grad: bool = True,
+    pad: tuple[int, int] = (0, 0),
+    mode: str = "zeros",
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-    """dy (N, O, L_out) -> (dxp (N, C, Lp) or None, dW (O, C, K), db (O,)), batch-summed.
+    """dy (N, O, L_out), x the forward input -> (dx (N, C, L) or None, dW (O, C, K), db (O,)).
 
-    ``cols`` is conv1d_forward's ``saved`` (rebuilt chunk by chunk from xp when None).
+    Gradients are batch-summed. ``saved`` is conv1d_forward's (rebuilt chunk by chunk from x
+    when None); ``pad`` and ``mode`` must be the forward pass's.
     """
-    n, c, lp = xp.shape
+    if mode != "zeros" and pad != (0, 0):
+        dxp, dW, db = conv1d_backward(dy, pad1d(x, *pad, mode), W, s, d, saved, input_grad)
+        dx = None if dxp is None else pad1d_backward(dxp, *pad, mode, x.shape[2])
+        return dx, dW, db
+    n, c, length = x.shape
     o, _, k = W.shape
+    left = pad[0]
+    lp = length + pad[0] + pad[1]
     out_len = dy.shape[2]
     taps = uses_taps(c, k, s)
-    W2 = W.reshape(o, c * k)
     dtype = np.result_type(dy, W)
-    dxp = (np.empty if taps else np.zeros)(xp.shape, dtype=dtype) if input_grad else None
-    dW = np.zeros((o, c, k), dtype=dtype)
-    chunk = n if cols is not None else _work_chunk(n, c, k, o, s, lp, out_len, xp.itemsize)
+    dW, db = np.zeros((o, c, k), dtype=dtype), np.zeros(o, dtype=dtype)
+    chunk = n if saved is not None else _work_chunk(n, c, k, o, s, lp, out_len, x.itemsize)
+    dx = np.empty((c, n, length), dtype=dtype) if input_grad and chunk < n else None
     for start in range(0, n, chunk):  # a single iteration unless the buffers exceed the bound
         part = slice(start, start + chunk)
-        dx_part = None if dxp is None else dxp[part]
+        nc = len(dy[part])
         if taps:
-            xt = cols if cols is not None else batch_inside(xp[part])
-            dW += _taps_backward(dy[part], xt, W, d, dx_part)
+            xt = saved if saved is not None else batch_inside(x[part], *pad)
+            dW_part, db_part, dxt = _taps_backward(dy[part], xt, W, d, input_grad)
+            dxp = None if dxt is None else dxt.reshape(c, nc, lp)
+        else:
+            cols = saved if saved is not None else im2col(pad1d(x[part], *pad), k, s, d, out_len)
+            dy2 = dy[part].transpose(1, 0, 2).reshape(o, -1)  # free for channel-major dy
+            dW_part = (dy2 @ cols[: c * k].T).reshape(o, c, k)  # without the ones row
+            db_part = dy2.sum(axis=1)
+            dxp = None
+            if input_grad:
+                dcols = (W.reshape(o, c * k).T @ dy2).reshape(c, k, nc, out_len)
+                dxp = np.zeros((c, nc, lp), dtype=dtype)
+                col2im(dcols.transpose(2, 0, 1, 3), s, d, out=dxp.transpose(1, 0, 2))
+        dW += dW_part
+        db += db_part
+        if dxp is None:
             continue
-        cols_part = cols if cols is not None else im2col(xp[part], k, s, d, out_len)
-        dy2 = dy[part].transpose(1, 0, 2).reshape(o, -1)  # (O, n*L_out), one copy
-        dW += (dy2 @ cols_part.T).reshape(o, c, k)
-        if dx_part is not None:
-            dcols = (W2.T @ dy2).reshape(c, k, -1, out_len)
-            col2im(dcols.transpose(2, 0, 1, 3), s, d, out=dx_part)
-    return dxp, dW, dy.sum(axis=(0, 2))
+        if chunk >= n:  # one chunk: the gradient is a view of the padded buffer, no copy
+            dx = dxp[:, :, left : left + length]
+        else:
+            np.copyto(dx[:, part], dxp[:, :, left : left + length])
+    return (None if dx is None else dx.transpose(1, 0, 2)), dW, db

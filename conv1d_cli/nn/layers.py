@@ -33,6 +33,11 @@ class Layer:
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def backward_params(self, grad_y: np.ndarray) -> None:
+        """Fill ``grads`` without the input gradient (nobody needs it for the first layer);
+        layers whose input gradient costs a GEMM override this to skip it."""
+        self.backward(grad_y)
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)
 
@@ -140,10 +145,13 @@ class Dense(Layer):
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
         """(N, out) -> (N, in)."""
+        self.backward_params(grad_y)
+        return grad_y @ self.params["W"].T
+
+    def backward_params(self, grad_y: np.ndarray) -> None:
         np.matmul(self._x.T, grad_y, out=self.grads["W"])
         if "b" in self.grads:
             np.sum(grad_y, axis=0, out=self.grads["b"])
-        return grad_y @ self.params["W"].T
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         expect_shape("dense", input_shape, 1, self.in_features)

@@ -46,11 +46,20 @@ class Sequential:
 
     __call__ = forward
 
-    def backward(self, grad: np.ndarray) -> np.ndarray:
-        """Gradient of the output -> gradient of the input; fills every layer's ``grads``."""
-        for layer in reversed(self.layers):
+    def backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Gradient of the output -> gradient of the input; fills every layer's ``grads``.
+
+        With ``input_grad=False`` (training) the first layer skips its input gradient, which
+        nothing uses, and None is returned.
+        """
+        if not self.layers:
+            return grad
+        for layer in reversed(self.layers[1:]):
             grad = layer.backward(grad)
-        return grad
+        if not input_grad:
+            self.layers[0].backward_params(grad)
+            return None
+        return self.layers[0].backward(grad)
 
     def train(self, mode: bool = True) -> Sequential:
         self.training = bool(mode)
