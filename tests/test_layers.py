@@ -47,6 +47,8 @@ GRAD_CASES = {
     "maxpool-2": (lambda: MaxPool1d(2), (2, 3, 9)),
     "maxpool-3s2p1": (lambda: MaxPool1d(3, 2, 1), (2, 3, 10)),
     "maxpool-3s1": (lambda: MaxPool1d(3, 1), (2, 2, 8)),
+    "maxpool-2s3": (lambda: MaxPool1d(2, 3), (2, 3, 11)),  # gaps between windows stay zero
+    "maxpool-1": (lambda: MaxPool1d(1), (2, 2, 5)),
     "avgpool-2": (lambda: AvgPool1d(2), (2, 3, 9)),
     "avgpool-3s2p1": (lambda: AvgPool1d(3, 2, 1), (2, 3, 10)),
     "avgpool-4s1p2": (lambda: AvgPool1d(4, 1, 2), (2, 2, 7)),

@@ -224,11 +224,18 @@ class _Pool1d(Layer):
 
     def backward(self, grad_y: np.ndarray) -> np.ndarray:
         """(N, C, L_out) -> (N, C, L)."""
-        shape, padded_len, _ = self._shape
+        shape, padded_len, out_len = self._shape
         dtype = np.result_type(grad_y, np.float32)
-        dxp = fn.empty_in_order_of(grad_y, padded_len, dtype, zeros=True)
+        assigns = self._assigns_every_window_position()
+        dxp = fn.empty_in_order_of(grad_y, padded_len, dtype, zeros=not assigns)
+        if assigns:  # only the tail that no window reaches needs zeros
+            dxp[:, :, out_len * self.stride :] = 0
         self._add_window_grad(grad_y, dxp)
         return fn.pad1d_backward(dxp, self.padding, self.padding, "zeros", shape[2])
+
+    def _assigns_every_window_position(self) -> bool:
+        """True when _add_window_grad assigns (not adds) every position windows cover."""
+        return False
 
     def _add_window_grad(self, grad_y: np.ndarray, dxp: np.ndarray) -> None:
         """Accumulate the gradient of every window tap into dxp (N, C, Lp)."""
@@ -266,11 +273,21 @@ class MaxPool1d(_Pool1d):
             self._argmax += better * (j - self._argmax)
         return y
 
+    def _assigns_every_window_position(self) -> bool:
+        return self.stride == self.kernel_size  # windows tile the input: no zero pass
+
     def _add_window_grad(self, grad_y: np.ndarray, dxp: np.ndarray) -> None:
         # One pass per tap straight into dxp, never building the (N, C, K, L_out) window array;
         # windows that do not overlap (stride >= kernel) are plain assignments.
         out_len = grad_y.shape[2]
         span = self.stride * (out_len - 1) + 1
+        if self.kernel_size == 2 and self.stride >= 2:
+            # The common 2-wide pool: the argmax is 0/1, so it is its own "second won" mask,
+            # and the first tap gets the rest (exact: g - g*1 == 0, g - g*0 == g).
+            second = dxp[:, :, 1 : 1 + span : self.stride]
+            np.multiply(grad_y, self._argmax.view(np.bool_), out=second)
+            np.subtract(grad_y, second, out=dxp[:, :, 0 : span : self.stride])
+            return
         for j in range(self.kernel_size):
             target = dxp[:, :, j : j + span : self.stride]
             if self.stride >= self.kernel_size:
