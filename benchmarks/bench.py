@@ -136,6 +136,7 @@ def compare_config(name: str, path: str, engines: list[str], args: Any) -> dict:
         # Per-round ratios first, then their median: both engines ran in the same minute.
         ratios = [t / n for n, t in zip(train["numpy"], train["torch"], strict=True)]
         row["epoch_time_ratio_numpy_over_torch"] = float(np.median(ratios))
+        row["epoch_time_ratios_all"] = [round(v, 3) for v in ratios]
         row["eval_time_ratio_numpy_over_torch"] = float(
             np.median([t / n for n, t in zip(evals["numpy"], evals["torch"], strict=True)])
         )

@@ -73,6 +73,14 @@ def _n(value: float | None, digits: int = 0) -> str:
     return "–" if value is None else f"{value:,.{digits}f}"
 
 
+def _ratio_cell(row: dict) -> str:
+    """Median ratio, then the range over the rounds, e.g. "1.07x (1.02-1.35)"."""
+    cell = f"{row['epoch_time_ratio_numpy_over_torch']:.2f}x"
+    if spread := row.get("epoch_time_ratios_all"):
+        cell += f" ({min(spread):.2f}-{max(spread):.2f})"
+    return cell
+
+
 def markdown(results: dict) -> str:
     m = results["meta"]
     parts = [
@@ -110,7 +118,7 @@ def markdown(results: dict) -> str:
                     _n(t["train_samples_per_s"]),
                     _n(t["eval_samples_per_s"]),
                     _n(t["peak_rss_mb"]),
-                    f"{r['epoch_time_ratio_numpy_over_torch']:.2f}x",
+                    _ratio_cell(r),
                 ]
             row += [f"{r['rounds_used']}/{r['rounds_run']}", f"{r['others_cpu']:.0%}"]
             rows.append(row)
@@ -119,7 +127,8 @@ def markdown(results: dict) -> str:
             "Peak RSS is the whole worker process (interpreter, libraries, random data). "
             "Rounds kept: repeats in which other processes used under 10% of the CPUs (all "
             "rounds are kept when none was that quiet); others' CPU: the most they used in a "
-            "kept round."
+            "kept round. Epoch time numpy/torch: the median of the per-round ratios, then their "
+            "range in brackets."
         )
     if "configs_1_thread" in results:
         parts.append("### The same on 1 thread (numpy and torch both limited to one thread)")
@@ -128,7 +137,7 @@ def markdown(results: dict) -> str:
                 r["config"],
                 _n(r["numpy"]["train_samples_per_s"]),
                 _n(r["torch"]["train_samples_per_s"]),
-                f"{r['epoch_time_ratio_numpy_over_torch']:.2f}x",
+                _ratio_cell(r),
                 f"{r['rounds_used']}/{r['rounds_run']}",
             ]
             for r in results["configs_1_thread"]
@@ -261,13 +270,19 @@ if installed (`.venv/bin/pip install torch==2.13.0`); without it the torch colum
 - `layers.py` times single layers; `deep.yaml` is the deeper config; `report.py` writes the
   tables; `contention.py` measures how much CPU other processes took during each repeat.
 
-The machine is shared and noisy: samples/s of one config vary by up to 2x between minutes, and
-the NumPy engine has slow phases (whole worker processes at half speed) that PyTorch shows less.
-Trust ratios from interleaved repeats more than absolute numbers, and compare several runs:
-on 2026-11-29 the numpy/torch epoch-time ratio ranged 1.12-1.59x on the current `mnist.yaml`
-and 1.01-2.14x on `deep.yaml` over the day's runs in which other jobs used under 10% of the
-CPUs. On one thread both engines are closer (1.1-1.2x): NumPy's elementwise work is
-single-threaded and BLAS gains little from a second thread on these small GEMMs.
+The machine is shared and noisy, and it hurts the NumPy engine more than PyTorch. Each of the
+two virtual CPUs changes speed by up to 30-40% from one second to the next (a one-thread GEMM
+pinned to CPU 0 and then to CPU 1, timed every second), and OpenBLAS splits every GEMM evenly
+over its two threads, so a GEMM waits for the slower CPU. In some minutes whole two-thread
+NumPy processes run about 1.7x slower (`mnist.yaml`: 100-110 ms per step instead of 58-62)
+while one-thread runs stay at 80-90 ms and PyTorch slows by about 10%. The ratio column gives
+the median over rounds and, in brackets, the range of the per-round ratios, which shows such
+rounds; compare several runs before trusting a single one. Shorter OpenBLAS spinning
+(`OPENBLAS_THREAD_TIMEOUT`) helped in slow minutes and hurt in quiet ones, so it is not set.
+On one thread the engine is as fast as PyTorch (0.95-1.04x in the latest runs).
+
+Per-layer NumPy times use channel-major inputs and gradients, which is what the engine's
+layers receive inside a network (see `conv1d_cli/nn/functional.py`).
 
 ## Latest results
 

@@ -22,11 +22,11 @@ from conv1d_cli.nn import functional as fn
 
 @pytest.mark.parametrize("padding", [0, 2, "same", (1, 3)])
 @pytest.mark.parametrize("dilation", [1, 2])
-@pytest.mark.parametrize("kernel", [1, 3, 4])
+@pytest.mark.parametrize("kernel", [1, 2, 3, 5])
 def test_tap_path_matches_the_loop_reference(padding, dilation, kernel):
     rng = np.random.default_rng(0)
     c = fn.TAPS_MIN_CHANNELS
-    assert fn.uses_taps(c, kernel, 1) == (kernel > 1)
+    assert fn.uses_taps(c, kernel, 1) == (1 < kernel <= fn.TAPS_MAX_KERNEL)
     layer = Conv1d(c, 5, kernel, padding=padding, dilation=dilation, dtype=np.float64, rng=rng)
     x = rng.standard_normal((3, c, 17))
     y = layer.forward(x)
