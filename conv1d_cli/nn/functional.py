@@ -214,17 +214,15 @@ def _batch_chunk(n: int, bytes_per_sample: int) -> int:
 #   one GEMM per kernel tap on shifted column slices, accumulating. No K-fold column copy, and
 #   the shifted slices are plain strided matrices BLAS reads in place; outputs that straddle two
 #   samples are computed and dropped, a (K-1)/Lp waste. Needs stride 1 (a strided slice is
-#   not BLAS-able). Each tap after the first costs a read-modify-write pass over the output,
-#   so wide kernels go back to columns: on configs/mnist.yaml (K=3) taps won, on the deep
-#   benchmark config (K=5) columns won in paired runs against PyTorch (1.24-1.35x against
-#   1.39-1.57x, 2026-11-29), mostly in the minutes when the shared machine was slow.
+#   not BLAS-able). Wide kernels stay on taps too: layer by layer, columns were slower for
+#   32->32 k5 (L392: 11.7-13.6 ms forward+backward against 10.2-11.0; L784: 27 against 20)
+#   and 16->16 k7, and only level for 32->64 k5 at L196 (2026-11-29, batch 64, 2 threads).
 TAPS_MIN_CHANNELS = 8
-TAPS_MAX_KERNEL = 3
 
 
 def uses_taps(c: int, k: int, s: int) -> bool:
     """Whether a conv with C input channels, K taps and stride s runs tap by tap."""
-    return s == 1 and 1 < k <= TAPS_MAX_KERNEL and c >= TAPS_MIN_CHANNELS
+    return s == 1 and k > 1 and c >= TAPS_MIN_CHANNELS
 
 
 def batch_inside(
