@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from conv1d_cli import config as cfgs
-from conv1d_cli import nn, optim
+from conv1d_cli import nn, optim, schedules
 from conv1d_cli.errors import ConfigError
 
 
@@ -178,14 +178,14 @@ def build_optimizer(opt_cfg: Any) -> optim.Optimizer:
 
 
 SCHEDULES: dict[str, Callable[[Any, float, int, int], Any]] = {
-    "constant": lambda cfg, lr, per_epoch, total: optim.ConstantLR(lr),
-    "step": lambda cfg, lr, per_epoch, total: optim.StepLR(
+    "constant": lambda cfg, lr, per_epoch, total: schedules.ConstantLR(lr),
+    "step": lambda cfg, lr, per_epoch, total: schedules.StepLR(
         lr, step_size=cfg.step_epochs * per_epoch, gamma=cfg.gamma
     ),
-    "cosine": lambda cfg, lr, per_epoch, total: optim.CosineLR(
+    "cosine": lambda cfg, lr, per_epoch, total: schedules.CosineLR(
         lr, total_steps=total, warmup_steps=round(cfg.warmup_epochs * per_epoch), min_lr=cfg.min_lr
     ),
-    "onecycle": lambda cfg, lr, per_epoch, total: optim.OneCycleLR(
+    "onecycle": lambda cfg, lr, per_epoch, total: schedules.OneCycleLR(
         lr,
         total_steps=total,
         pct_start=cfg.pct_start,

@@ -1,15 +1,14 @@
-"""Optimizers and learning-rate schedules, with PyTorch's update rules so values check by hand.
+"""Optimizers with PyTorch's update rules, so values check by hand (schedules: schedules.py).
 
 An optimizer updates parameter arrays in place from a dict of gradients with the same names and
 keeps its per-parameter state under those names, so ``state_dict()`` lines up with a model's.
-Gradients are read, never modified. Schedules are pure functions of the step number.
+Gradients are read, never modified.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,7 @@ import numpy as np
 Arrays = Mapping[str, np.ndarray]
 
 
-def _number(
+def check_number(
     name: str, value: Any, low: float, high: float = math.inf, *, open_low=False, open_high=False
 ) -> float:
     """``value`` as a float in the interval, or ValueError naming ``name``."""
@@ -43,7 +42,7 @@ def clip_grad_norm(grads: Arrays | Iterable[np.ndarray], max_norm: float) -> flo
 
     Returns the norm before clipping (PyTorch's clip_grad_norm_, including its 1e-6 guard).
     """
-    max_norm = _number("max_norm", max_norm, 0.0, open_low=True)
+    max_norm = check_number("max_norm", max_norm, 0.0, open_low=True)
     arrays = list(grads.values()) if isinstance(grads, Mapping) else list(grads)
     norm = global_norm(arrays)
     if norm > max_norm:
@@ -64,12 +63,12 @@ class Optimizer:
     decoupled_weight_decay = False
 
     def __init__(self, lr: float, weight_decay: float = 0.0, clip_grad_norm: float | None = None):
-        self.lr = _number("lr", lr, 0.0)
-        self.weight_decay = _number("weight_decay", weight_decay, 0.0)
+        self.lr = check_number("lr", lr, 0.0)
+        self.weight_decay = check_number("weight_decay", weight_decay, 0.0)
         self.clip_grad_norm = (
             None
             if clip_grad_norm is None
-            else _number("clip_grad_norm", clip_grad_norm, 0.0, open_low=True)
+            else check_number("clip_grad_norm", clip_grad_norm, 0.0, open_low=True)
         )
         self.step_count = 0
         self.grad_norm: float | None = None  # the norm before clipping at the last step
@@ -165,7 +164,7 @@ class Momentum(Optimizer):
         weight_decay: float = 0.0,
         clip_grad_norm: float | None = None,
     ) -> None:
-        self.momentum = _number("momentum", momentum, 0.0, 1.0, open_high=True)
+        self.momentum = check_number("momentum", momentum, 0.0, 1.0, open_high=True)
         if nesterov and not self.momentum:
             raise ValueError("nesterov needs momentum > 0")
         self.nesterov = bool(nesterov)
@@ -202,8 +201,8 @@ class RMSProp(Optimizer):
         clip_grad_norm: float | None = None,
     ) -> None:
         super().__init__(lr, weight_decay, clip_grad_norm)
-        self.alpha = _number("alpha", alpha, 0.0, 1.0, open_high=True)
-        self.eps = _number("eps", eps, 0.0, open_low=True)
+        self.alpha = check_number("alpha", alpha, 0.0, 1.0, open_high=True)
+        self.eps = check_number("eps", eps, 0.0, open_low=True)
         self._keep, self._add = self.alpha, 1.0 - self.alpha
 
     def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
@@ -248,10 +247,10 @@ class Adam(Optimizer):
         if not (isinstance(betas, tuple | list) and len(betas) == 2):
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         self.betas = (
-            _number("betas[0]", betas[0], 0.0, 1.0, open_high=True),
-            _number("betas[1]", betas[1], 0.0, 1.0, open_high=True),
+            check_number("betas[0]", betas[0], 0.0, 1.0, open_high=True),
+            check_number("betas[1]", betas[1], 0.0, 1.0, open_high=True),
         )
-        self.eps = _number("eps", eps, 0.0, open_low=True)
+        self.eps = check_number("eps", eps, 0.0, open_low=True)
         self.decoupled_weight_decay = bool(decoupled_weight_decay)
         self._scratch: dict[str, np.ndarray] = {}  # not state: never saved or loaded
 
@@ -292,112 +291,3 @@ class AdamW(Adam):
         clip_grad_norm: float | None = None,
     ) -> None:
         super().__init__(lr, betas, eps, weight_decay, clip_grad_norm, decoupled_weight_decay=True)
-
-
-# -------------------------------------------------------------------------------- schedules
-def _steps(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def _cos_anneal(start: float, end: float, pct: float) -> float:
-    return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1.0)
-
-
-class Schedule:
-    """A learning rate as a pure function of the optimizer step (counted from 0)."""
-
-    def lr_at(self, step: int) -> float:
-        raise NotImplementedError
-
-    def __call__(self, step: int) -> float:
-        return self.lr_at(step)
-
-
-@dataclass(frozen=True)
-class ConstantLR(Schedule):
-    base_lr: float
-
-    def __post_init__(self) -> None:
-        _number("base_lr", self.base_lr, 0.0)
-
-    def lr_at(self, step: int) -> float:
-        _steps("step", step, 0)
-        return float(self.base_lr)
-
-
-@dataclass(frozen=True)
-class StepLR(Schedule):
-    """base_lr * gamma ** (step // step_size)."""
-
-    base_lr: float
-    step_size: int
-    gamma: float = 0.1
-
-    def __post_init__(self) -> None:
-        _number("base_lr", self.base_lr, 0.0)
-        _steps("step_size", self.step_size, 1)
-        _number("gamma", self.gamma, 0.0, open_low=True)
-
-    def lr_at(self, step: int) -> float:
-        return float(self.base_lr) * float(self.gamma) ** (
-            _steps("step", step, 0) // self.step_size
-        )
-
-
-@dataclass(frozen=True)
-class CosineLR(Schedule):
-    """Linear warmup to base_lr over warmup_steps (step s gets (s+1)/warmup), then a cosine
-    from base_lr down to min_lr, reached at step total_steps and held after."""
-
-    base_lr: float
-    total_steps: int
-    warmup_steps: int = 0
-    min_lr: float = 0.0
-
-    def __post_init__(self) -> None:
-        _number("base_lr", self.base_lr, 0.0)
-        _steps("total_steps", self.total_steps, 1)
-        _steps("warmup_steps", self.warmup_steps, 0)
-        if self.warmup_steps > self.total_steps:
-            raise ValueError(
-                f"warmup_steps {self.warmup_steps} exceeds total_steps {self.total_steps}"
-            )
-        _number("min_lr", self.min_lr, 0.0, float(self.base_lr))
-
-    def lr_at(self, step: int) -> float:
-        step = _steps("step", step, 0)
-        if step < self.warmup_steps:
-            return float(self.base_lr) * (step + 1) / self.warmup_steps
-        pct = min((step - self.warmup_steps) / max(self.total_steps - self.warmup_steps, 1), 1.0)
-        return _cos_anneal(float(self.base_lr), float(self.min_lr), pct)
-
-
-@dataclass(frozen=True)
-class OneCycleLR(Schedule):
-    """PyTorch's OneCycleLR (cos, two phases): max_lr/div_factor up to max_lr over pct_start of
-    the steps, then down to max_lr/div_factor/final_div_factor at step total_steps - 1."""
-
-    max_lr: float
-    total_steps: int
-    pct_start: float = 0.3
-    div_factor: float = 25.0
-    final_div_factor: float = 1e4
-
-    def __post_init__(self) -> None:
-        _number("max_lr", self.max_lr, 0.0)
-        _steps("total_steps", self.total_steps, 1)
-        _number("pct_start", self.pct_start, 0.0, 1.0, open_low=True, open_high=True)
-        _number("div_factor", self.div_factor, 0.0, open_low=True)
-        _number("final_div_factor", self.final_div_factor, 0.0, open_low=True)
-
-    def lr_at(self, step: int) -> float:
-        step = min(_steps("step", step, 0), self.total_steps - 1)  # held at the end afterwards
-        initial = float(self.max_lr) / self.div_factor
-        final = initial / self.final_div_factor
-        end_up = self.pct_start * self.total_steps - 1  # float, as in PyTorch
-        if step <= end_up:
-            return _cos_anneal(initial, float(self.max_lr), step / end_up if end_up > 0 else 1.0)
-        pct = (step - end_up) / (self.total_steps - 1 - end_up)
-        return _cos_anneal(float(self.max_lr), final, pct)
