@@ -17,6 +17,7 @@ from conv1d_cli.build import build_loss, build_model, build_optimizer
 from conv1d_cli.config import Config, config_diff, config_to_yaml, load_config, load_config_dict
 from conv1d_cli.data import Dataset, load_dataset
 from conv1d_cli.errors import CheckpointError, ConfigError, DataError
+from conv1d_cli.progress import Reporter
 from conv1d_cli.report import evaluate, per_class_report, plot_confusion
 from conv1d_cli.runs import (
     Checkpoint,
@@ -28,7 +29,7 @@ from conv1d_cli.runs import (
     run_dir_of,
     write_json,
 )
-from conv1d_cli.train import LoopState, Reporter, RunResult, Trainer
+from conv1d_cli.train import LoopState, RunResult, Trainer
 
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 # What may differ between a run's config and the one given to --resume.

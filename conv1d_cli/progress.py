@@ -7,7 +7,7 @@ epoch is one plain line (the same line train.log holds).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 from rich.progress import (
@@ -30,6 +30,52 @@ COLUMNS = (
     ("samples_per_s", 10, "{:,.0f}"),
 )
 HEADERS = {"epoch_seconds": "time (s)", "samples_per_s": "samples/s"}
+
+
+class Reporter(Protocol):
+    """Where the loop sends progress; the CLI renders it (rich bar, plain lines or nothing)."""
+
+    def epoch_start(
+        self, epoch: int, epochs: int, total_batches: int, done_batches: int
+    ) -> None: ...
+
+    def step(
+        self, batches_done: int, loss: float, accuracy: float, samples_per_s: float
+    ) -> None: ...
+
+    def epoch_end(self, row: dict[str, float], line: str, improved: bool) -> None: ...
+
+    def message(self, text: str) -> None: ...
+
+
+class SilentReporter:
+    """A Reporter that shows nothing (tests, ``--quiet``)."""
+
+    def epoch_start(self, epoch: int, epochs: int, total_batches: int, done_batches: int) -> None:
+        pass
+
+    def step(self, batches_done: int, loss: float, accuracy: float, samples_per_s: float) -> None:
+        pass
+
+    def epoch_end(self, row: dict[str, float], line: str, improved: bool) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+
+def format_epoch_line(row: dict[str, float], epochs: int, improved: bool) -> str:
+    """The plain per-epoch line (non-terminal output and train.log)."""
+    parts = [f"epoch {int(row['epoch'])}/{epochs}"]
+    for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
+        if not math.isnan(row[key]):
+            parts.append(f"{key} {row[key]:.4f}")
+    parts.append(f"lr {row['lr']:.3g}")
+    parts.append(f"{row['epoch_seconds']:.1f}s")
+    parts.append(f"{row['samples_per_s']:,.0f} samples/s")
+    if improved:
+        parts.append("*best")
+    return "  ".join(parts)
 
 
 class PlainReporter:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import tempfile
 from collections.abc import Mapping
@@ -289,3 +290,14 @@ def versions() -> dict[str, str]:
     import platform
 
     return {"conv1d": __version__, "numpy": np.__version__, "python": platform.python_version()}
+
+
+def json_safe(value: Any) -> Any:
+    """JSON has no NaN: metrics that do not exist (no validation split) become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [json_safe(item) for item in value]
+    return value

@@ -14,55 +14,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from conv1d_cli.build import build_schedule
 from conv1d_cli.config import Config
 from conv1d_cli.errors import TrainingDiverged, TrainingInterrupted
+from conv1d_cli.progress import Reporter, SilentReporter, format_epoch_line
 from conv1d_cli.report import evaluate, plot_curves
 from conv1d_cli.runs import (
     Checkpoint,
     MetricsLog,
+    json_safe,
     save_checkpoint,
     versions,
     write_json,
 )
 
 HIGHER_IS_BETTER = {"val_acc": True, "train_acc": True, "val_loss": False, "train_loss": False}
-
-
-class Reporter(Protocol):
-    """Where the loop sends progress; the CLI renders it (rich bar, plain lines or nothing)."""
-
-    def epoch_start(
-        self, epoch: int, epochs: int, total_batches: int, done_batches: int
-    ) -> None: ...
-
-    def step(
-        self, batches_done: int, loss: float, accuracy: float, samples_per_s: float
-    ) -> None: ...
-
-    def epoch_end(self, row: dict[str, float], line: str, improved: bool) -> None: ...
-
-    def message(self, text: str) -> None: ...
-
-
-class SilentReporter:
-    """A Reporter that shows nothing (tests, ``--quiet``)."""
-
-    def epoch_start(self, epoch: int, epochs: int, total_batches: int, done_batches: int) -> None:
-        pass
-
-    def step(self, batches_done: int, loss: float, accuracy: float, samples_per_s: float) -> None:
-        pass
-
-    def epoch_end(self, row: dict[str, float], line: str, improved: bool) -> None:
-        pass
-
-    def message(self, text: str) -> None:
-        pass
 
 
 @dataclass
@@ -101,20 +71,6 @@ class RunResult:
     run_dir: Path
     status: str
     summary: dict[str, Any]
-
-
-def format_epoch_line(row: dict[str, float], epochs: int, improved: bool) -> str:
-    """The plain per-epoch line (non-terminal output and train.log)."""
-    parts = [f"epoch {int(row['epoch'])}/{epochs}"]
-    for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
-        if not math.isnan(row[key]):
-            parts.append(f"{key} {row[key]:.4f}")
-    parts.append(f"lr {row['lr']:.3g}")
-    parts.append(f"{row['epoch_seconds']:.1f}s")
-    parts.append(f"{row['samples_per_s']:,.0f} samples/s")
-    if improved:
-        parts.append("*best")
-    return "  ".join(parts)
 
 
 class Trainer:
@@ -367,24 +323,13 @@ class Trainer:
         }
         if extra:
             summary.update(extra)
-        summary = _finite(summary)
+        summary = json_safe(summary)
         write_json(self.run_dir / "summary.json", summary)
         return summary
 
     def _plot(self) -> None:
         if self.cfg.output.plots and self.rows:
             plot_curves(self.rows, self.run_dir / "curves.png", title=self.run_dir.name)
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN: metrics that do not exist (no validation split) become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_finite(item) for item in value]
-    return value
 
 
 @contextmanager

@@ -16,8 +16,8 @@ import pytest
 
 from conv1d_cli.commands import FinishedRun, run_training, setup_training
 from conv1d_cli.errors import ConfigError, TrainingDiverged, TrainingInterrupted
+from conv1d_cli.progress import SilentReporter
 from conv1d_cli.runs import load_checkpoint
-from conv1d_cli.train import SilentReporter
 
 TIMING = ("epoch_seconds", "samples_per_s")
 
