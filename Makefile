@@ -19,8 +19,11 @@ test: $(STAMP)
 train: $(STAMP)
 	$(BIN)/conv1d train configs/mnist.yaml
 
+# Evaluates the newest run of the default config (a second `make train` writes runs/mnist-2).
 eval: $(STAMP)
-	$(BIN)/conv1d eval runs/mnist
+	@run=$$(ls -td runs/mnist runs/mnist-[0-9]* 2>/dev/null | head -n 1); \
+	if [ -z "$$run" ]; then echo "error: no runs/mnist* run yet; run 'make train' first" >&2; exit 2; fi; \
+	echo "$(BIN)/conv1d eval $$run"; $(BIN)/conv1d eval "$$run"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
