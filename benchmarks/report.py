@@ -46,10 +46,12 @@ def targets(results: dict, torch_ratio: float, loop_speedup: float, fashion_mb: 
     out[f"course: > {loop_speedup}x faster than direct loops"] = _check(
         speedup, speedup is not None and speedup > loop_speedup
     )
-    peak = results.get("memory", {}).get("peak_rss_mb")
-    complete = results.get("memory", {}).get("samples") == 60000
-    ok = peak is not None and peak < fashion_mb and complete
-    out[f"Fashion-MNIST 60,000-sample epoch < {fashion_mb} MB peak"] = _check(peak, ok)
+    memory = results.get("memory", {})
+    peak = memory.get("peak_rss_mb")
+    check = _check(peak, peak is not None and peak < fashion_mb)
+    if peak is not None and memory.get("samples") != 60000:  # --quick trains on a part only
+        check["status"] = f"not measured (epoch of {memory.get('samples'):,} samples)"
+    out[f"Fashion-MNIST 60,000-sample epoch < {fashion_mb} MB peak"] = check
     return out
 
 

@@ -1,0 +1,48 @@
+"""The benchmark's verdicts: targets are met, not met or not measured, never guessed."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+# benchmarks/ is not a package (and must not become an import of the tool): load the file.
+_spec = importlib.util.spec_from_file_location(
+    "bench_report", Path(__file__).resolve().parents[1] / "benchmarks" / "report.py"
+)
+report = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(report)
+
+
+def verdicts(results: dict) -> dict[str, str]:
+    return {k: v["status"] for k, v in report.targets(results, 1.25, 100, 1024).items()}
+
+
+def test_targets_from_measurements():
+    results = {
+        "configs": [
+            {"config": "mnist", "epoch_time_ratio_numpy_over_torch": 1.10},
+            {"config": "deep", "epoch_time_ratio_numpy_over_torch": 1.30},
+        ],
+        "memory": {"peak_rss_mb": 439.0, "samples": 60000},
+    }
+    assert verdicts(results) == {
+        "mnist: epoch time <= 1.25x PyTorch": "met",
+        "deep: epoch time <= 1.25x PyTorch": "not met",
+        "course: > 100x faster than direct loops": "not measured",
+        "Fashion-MNIST 60,000-sample epoch < 1024 MB peak": "met",
+    }
+
+
+def test_a_partial_fashion_epoch_is_not_a_verdict():
+    got = verdicts({"memory": {"peak_rss_mb": 300.0, "samples": 12000}})
+    assert got["Fashion-MNIST 60,000-sample epoch < 1024 MB peak"] == (
+        "not measured (epoch of 12,000 samples)"
+    )
+    too_big = verdicts({"memory": {"peak_rss_mb": 2000.0, "samples": 60000}})
+    assert too_big["Fashion-MNIST 60,000-sample epoch < 1024 MB peak"] == "not met"
+
+
+def test_ratio_cell_shows_the_median_and_the_range_of_rounds():
+    row = {"epoch_time_ratio_numpy_over_torch": 1.1449, "epoch_time_ratios_all": [0.95, 1.23]}
+    assert report._ratio_cell(row) == "1.14x (0.95-1.23)"
+    assert report._ratio_cell({"epoch_time_ratio_numpy_over_torch": 1.0}) == "1.00x"
