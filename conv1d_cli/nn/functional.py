@@ -255,7 +255,7 @@ def _taps_forward(
     taps = np.ascontiguousarray(W.transpose(2, 0, 1))  # (K, O, C): contiguous GEMM operands
     first = taps[0] if b is None else np.concatenate([taps[0], b[:, None]], axis=1)
     grid = np.empty((o, xt.shape[1]), dtype=np.result_type(xt, W))
-    np.matmul(first, xt[: len(first[0]), :m], out=grid[:, :m])  # tap 0 and the bias
+    np.matmul(first, xt[: first.shape[1], :m], out=grid[:, :m])  # tap 0 and the bias
     part = np.empty((o, m), dtype=grid.dtype)
     for j in range(1, k):  # one GEMM per tap (K is small); the batch is a single operand
         np.matmul(taps[j], xt[:c, j * d : j * d + m], out=part)
@@ -391,7 +391,7 @@ def conv1d_backward(
     dx = np.empty((c, n, length), dtype=dtype) if input_grad and chunk < n else None
     for start in range(0, n, chunk):  # a single iteration unless the buffers exceed the bound
         part = slice(start, start + chunk)
-        nc = len(dy[part])
+        nc = min(chunk, n - start)  # samples in this chunk
         if taps:
             xt = saved if saved is not None else batch_inside(x[part], *pad)
             dW_part, db_part, dxt = _taps_backward(dy[part], xt, W, d, input_grad)
