@@ -352,6 +352,55 @@ def _progress_bar(err: Console) -> Iterator[Any]:
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
+# ----------------------------------------------------------------------------------- export
+@app.command()
+def export(
+    ctx: typer.Context,
+    target: Annotated[
+        Path,
+        typer.Argument(
+            metavar="CHECKPOINT_OR_RUN",
+            help="A .safetensors checkpoint, or a run directory (its best checkpoint).",
+            show_default=False,
+        ),
+    ],
+    format_: Annotated[
+        str, typer.Option("--format", "-f", help="Export format (onnx).", metavar="FORMAT")
+    ] = "onnx",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", metavar="FILE", help="Output file (default: RUN/model.onnx)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Export the network with its normalization as ONNX: raw float32 (batch, channels,
+    length) in, class probabilities and logits out; class names and config in the metadata."""
+    from conv1d_cli.export import FORMATS, export_onnx
+
+    with _user_errors(ctx):
+        if format_.lower() not in FORMATS:
+            raise ConfigError(f"--format {format_}: allowed formats: {', '.join(FORMATS)}")
+        result = export_onnx(target, out, force)
+    if json_output:
+        payload = {
+            "path": str(result.path),
+            "checkpoint": str(result.checkpoint),
+            "opset": result.opset,
+            "max_prob_diff": result.max_prob_diff,
+            "n_checked": result.n_checked,
+        }
+        typer.echo(json.dumps(payload))
+        return
+    _stdout().print(f"wrote {result.path} (ONNX opset {result.opset})", markup=False)
+    _stderr().print(
+        f"checked with onnxruntime on {result.n_checked} samples: probabilities differ from "
+        f"the NumPy engine by at most {result.max_prob_diff:.1e}",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
 # ---------------------------------------------------------------------------------- outsize
 @app.command()
 def outsize(
