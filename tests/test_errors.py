@@ -129,8 +129,9 @@ def test_file_that_is_not_a_checkpoint(tmp_path):
 
 def test_newer_checkpoint_format(checkpoint):
     data = checkpoint.read_bytes()
-    checkpoint.write_bytes(data.replace(b'"format_version":"1"', b'"format_version":"99"'))
-    _assert_one_line_error(runner.invoke(app, ["eval", str(checkpoint)]), "format 99", "upgrade")
+    # same length: the header keeps its size (its padding depends on what the metadata holds)
+    checkpoint.write_bytes(data.replace(b'"format_version":"1"', b'"format_version":"9"'))
+    _assert_one_line_error(runner.invoke(app, ["eval", str(checkpoint)]), "format 9", "upgrade")
 
 
 def test_checkpoint_whose_tensors_do_not_fit_the_config(checkpoint):
