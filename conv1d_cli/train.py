@@ -20,6 +20,7 @@ import numpy as np
 
 from conv1d_cli.build import build_schedule
 from conv1d_cli.config import Config
+from conv1d_cli.diagnostics import warn_if_stuck
 from conv1d_cli.errors import TrainingDiverged, TrainingInterrupted
 from conv1d_cli.progress import Reporter, SilentReporter, format_epoch_line
 from conv1d_cli.report import evaluate, plot_curves
@@ -209,6 +210,7 @@ class Trainer:
             self._save("best", row)
         self._write_summary()
         self.reporter.epoch_end(row, line, improved)
+        warn_if_stuck(self, row)  # once, after the first few epochs, when still at chance
 
     def _is_improvement(self, value: float) -> bool:
         best = self.state.best_value
