@@ -77,6 +77,8 @@ class RunResult:
 class Trainer:
     """Runs the epochs of one run directory; knows nothing about which layers exist."""
 
+    metrics_log_type: Any = MetricsLog  # the estimator's in-memory trainer swaps the files out
+
     def __init__(
         self,
         cfg: Config,
@@ -107,7 +109,7 @@ class Trainer:
         self.schedule = build_schedule(
             cfg.schedule, cfg.optimizer.lr, self.steps_per_epoch, cfg.train.epochs
         )
-        self.metrics = MetricsLog(self.run_dir)
+        self.metrics = self.metrics_log_type(self.run_dir)
         self.rows = self.metrics.truncate_to_epoch(self.state.epoch)
         self.stop_signal: int | None = None
         self.checkpoints = self.run_dir / "checkpoints"
