@@ -36,7 +36,7 @@ from conv1d_cli.sweep.sweepdir import (
     write_state,
 )
 
-POLL_SECONDS = 0.25
+POLL_SECONDS = 0.1
 STOP_WAIT_SECONDS = 120  # a stopped trial finishes its current step and saves; never cut that off
 
 

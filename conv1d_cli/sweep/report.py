@@ -21,6 +21,7 @@ from rich.table import Table
 from conv1d_cli.runs import atomic_write_text
 
 FINISHED = ("completed", "pruned", "diverged", "failed")
+MARKERS = {"completed": "o", "pruned": "x", "diverged": "v"}  # others (interrupted): "."
 
 
 @dataclass
@@ -102,10 +103,9 @@ def plot_metric(path: Path, records: list[TrialRecord], keys: list[str], metric:
             labels = list(dict.fromkeys(_cell(v) for v in values))
             xs = [labels.index(_cell(v)) for v in values]
             ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
-        for status, marker in (("completed", "o"), ("pruned", "x"), ("diverged", "v")):
+        for status in dict.fromkeys(r.status for r in shown):
             pts = [(x, r.metric) for x, r in zip(xs, shown, strict=True) if r.status == status]
-            if pts:
-                ax.scatter(*zip(*pts, strict=True), marker=marker, label=status)
+            ax.scatter(*zip(*pts, strict=True), marker=MARKERS.get(status, "."), label=status)
         ax.set_xlabel(key)
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
