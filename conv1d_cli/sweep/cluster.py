@@ -104,6 +104,9 @@ def slurm_executor(spec: SlurmExecutorSpec, workers: int | None, log_dir: Path) 
             walltime=spec.walltime,
             interface=spec.interface,
             log_directory=str(log_dir),
+            scheduler_options={"dashboard_address": spec.dashboard_address},
+            # a worker's own status pages stay on its node's loopback
+            worker_extra_args=["--dashboard-address", "127.0.0.1:0"],
             **options,
         )
         cluster.scale(jobs=spec.jobs)

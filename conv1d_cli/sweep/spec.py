@@ -76,6 +76,8 @@ class SlurmExecutorSpec(StrictModel):
     memory: str = "2GB"
     jobs: PositiveInt = 1
     interface: str | None = None  # network interface for scheduler and workers, e.g. ib0
+    # The scheduler's dashboard; on the login node's loopback (reach it with ssh -L 8787:...).
+    dashboard_address: str = "127.0.0.1:8787"
     workers: PositiveInt | None = None  # trials at once; default: jobs x cores
 
 
