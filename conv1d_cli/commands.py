@@ -17,8 +17,9 @@ from conv1d_cli.build import build_loss, build_model, build_optimizer
 from conv1d_cli.config import Config, config_diff, config_to_yaml, load_config, load_config_dict
 from conv1d_cli.data import Dataset, load_dataset
 from conv1d_cli.errors import CheckpointError, ConfigError, DataError
+from conv1d_cli.inference import load_model
 from conv1d_cli.progress import Reporter
-from conv1d_cli.report import evaluate, per_class_report, plot_confusion
+from conv1d_cli.report import Evaluation, per_class_report, plot_confusion
 from conv1d_cli.runs import (
     Checkpoint,
     atomic_write_text,
@@ -207,18 +208,17 @@ def evaluate_checkpoint(target: Path, overrides: Sequence[str] = ()) -> EvalResu
             raise ConfigError(
                 f"--set {override}: eval accepts only data.* and train.eval_batch_size keys"
             )
-    checkpoint_path = resolve_checkpoint(Path(target), "best")
-    checkpoint = load_checkpoint(checkpoint_path)
-    cfg = load_config_dict(checkpoint.meta["config"], str(checkpoint_path), overrides)
-    stored = checkpoint.meta["data"]
+    loaded = load_model(target)
+    checkpoint_path = loaded.checkpoint
+    cfg = load_config_dict(loaded.meta["config"], str(checkpoint_path), overrides)
     data = load_dataset(
         cfg.data,
         cfg.seed,
         purpose="eval",
-        normalization=stored["normalization"],
-        class_names=stored["class_names"],
+        normalization=loaded.normalization,
+        class_names=list(loaded.class_names),
     )
-    expected = tuple(stored["sample_shape"])
+    expected = loaded.input_shape
     if tuple(data.sample_shape) != expected:
         raise DataError(
             f"the data's samples are {tuple(data.sample_shape)} but the network expects "
@@ -226,21 +226,26 @@ def evaluate_checkpoint(target: Path, overrides: Sequence[str] = ()) -> EvalResu
         )
     if len(data.y_test) == 0:
         raise DataError("the test split is empty: nothing to evaluate")
-    rng = np.random.default_rng(cfg.seed)
-    model = build_model(cfg.model, expected, len(stored["class_names"]), rng, cfg.train.dtype)
-    _load_weights(model, checkpoint)
-    loss_fn = build_loss(cfg.loss)
-    x_test = data.x_test.astype(np.dtype(cfg.train.dtype), copy=False)
-    result = evaluate(model, loss_fn, x_test, data.y_test, cfg.train.eval_batch_size)
-    details = per_class_report(data.y_test, result.predictions, stored["class_names"])
+    # The data pipeline already normalized the split with the checkpoint's statistics.
+    loaded.config = cfg  # train.eval_batch_size may be overridden
+    logits = loaded.logits(data.x_test, normalized=True)
+    predictions = np.argmax(logits, axis=1)
+    result = Evaluation(
+        build_loss(cfg.loss).forward(logits, data.y_test),
+        float(np.mean(predictions == data.y_test)),
+        len(data.y_test),
+        predictions,
+    )
+    names = list(loaded.class_names)
+    details = per_class_report(data.y_test, result.predictions, names)
     report = {
         "accuracy": result.accuracy,
         "loss": result.loss,
         "n": result.n,
         "checkpoint": str(checkpoint_path),
-        "epoch": checkpoint.meta.get("epoch"),
+        "epoch": loaded.epoch,
         "data": data.description,
-        "class_names": list(stored["class_names"]),
+        "class_names": names,
         **details,
     }
     run_dir = run_dir_of(checkpoint_path)
@@ -248,7 +253,7 @@ def evaluate_checkpoint(target: Path, overrides: Sequence[str] = ()) -> EvalResu
         write_json(run_dir / "eval.json", report)
         plot_confusion(
             np.asarray(details["confusion"]),
-            stored["class_names"],
+            names,
             run_dir / "confusion.png",
             title=f"{run_dir.name}: accuracy {result.accuracy:.4f} (n={result.n})",
         )
