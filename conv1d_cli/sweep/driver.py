@@ -37,6 +37,9 @@ from conv1d_cli.sweep.sweepdir import (
 )
 
 POLL_SECONDS = 0.1
+# conv1d train's exit codes after SIGINT/SIGTERM; before its handler is installed (still
+# starting up) the signal itself ends the process (returncode -2/-15): stopped all the same.
+STOPPED = (130, 143, -signal.SIGINT, -signal.SIGTERM)
 STOP_WAIT_SECONDS = 120  # a stopped trial finishes its current step and saves; never cut that off
 
 
@@ -106,7 +109,7 @@ def run_sweep(
     progress = Progress(console, spec.metric.name, keys, spec.metric.maximize)
     driver = _Driver(plan, search, executor, records, progress)
     try:
-        with _sigterm_as_interrupt():
+        with _signals_as_interrupt():
             driver.run()
     except KeyboardInterrupt:
         driver.stop_all()
@@ -125,19 +128,23 @@ def run_sweep(
 
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def _signals_as_interrupt() -> Iterator[None]:
+    """Ctrl-C and SIGTERM both stop the sweep cleanly, whatever handlers were installed."""
+
     def handler(signal_number: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
+    previous = {}
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread: leave the handlers alone
+        pass
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 class _Driver:
@@ -235,7 +242,7 @@ class _Driver:
         record.metric = self._metric(record, summary)
         if code == 0:
             record.status = "completed"
-        elif code in (130, 143):
+        elif code in STOPPED:
             record.status = "pruned" if run.pruning else "interrupted"
         elif code == 3:
             record.status, record.note = "diverged", f"log: {run.job.log}"
