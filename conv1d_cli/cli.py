@@ -508,5 +508,38 @@ def summary(
     )
 
 
+# ------------------------------------------------------------------------------------ sweep
+@app.command()
+def sweep(
+    ctx: typer.Context,
+    sweep_file: Annotated[
+        Path, typer.Argument(metavar="SWEEP.yaml", help="The sweep file.", show_default=False)
+    ],
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Trials at once (default: the sweep file's).",
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate every trial and print them; run nothing.")
+    ] = False,
+) -> None:
+    """Hyperparameter search: many conv1d train runs from one sweep file (rerun to resume)."""
+    from conv1d_cli.sweep.commands import print_plan, sweep_command
+
+    with _user_errors(ctx):
+        from conv1d_cli.sweep.plan import make_plan
+
+        plan = make_plan(sweep_file)
+        if dry_run:
+            print_plan(plan, _stdout())
+            return
+        sweep_command(plan, sweep_file, workers, _stderr(), _stdout())
+
+
 def main() -> None:
     app()
