@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from conv1d_cli import __version__
+from conv1d_cli.cli_runs import runs_command
 from conv1d_cli.errors import ConfigError, Conv1dError
 from conv1d_cli.nn import keep_freed_memory
 
@@ -72,17 +73,35 @@ def _user_errors(ctx: typer.Context) -> Iterator[None]:
     except KeyboardInterrupt:
         _stderr().print("interrupted", markup=False)
         raise typer.Exit(130) from None
+    except OSError as exc:
+        _storage_error(exc, debug)  # disk full & co outside the run-file writers: exit 4
+        _unexpected(exc, debug)
     except Exception as exc:
-        if debug:
-            traceback.print_exc()
-        first = (str(exc).strip().splitlines() or [""])[0]
-        _stderr().print(
-            f"error: unexpected {type(exc).__name__}: {first} "
-            "(rerun with --debug for the traceback)",
-            markup=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(1) from None
+        _unexpected(exc, debug)
+
+
+def _storage_error(exc: OSError, debug: bool) -> None:
+    from conv1d_cli.atomic import STORAGE_ERRORS
+
+    if exc.errno not in STORAGE_ERRORS:
+        return
+    if debug:
+        traceback.print_exc()
+    where = f" while writing {exc.filename}" if exc.filename else ""
+    _stderr().print(f"error: {STORAGE_ERRORS[exc.errno]}{where}", markup=False, soft_wrap=True)
+    raise typer.Exit(4) from None
+
+
+def _unexpected(exc: Exception, debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
+    first = (str(exc).strip().splitlines() or [""])[0]
+    _stderr().print(
+        f"error: unexpected {type(exc).__name__}: {first} (rerun with --debug for the traceback)",
+        markup=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(1) from None
 
 
 def _version(value: bool) -> None:
@@ -358,6 +377,10 @@ def summary(
         f"total parameters: {result.total_params:,}   "
         f"multiply-accumulates per sample: {result.total_macs:,}"
     )
+
+
+# ------------------------------------------------------------------------------------- runs
+app.command(name="runs")(runs_command)  # conv1d runs [RUNS_DIR] | compare RUN RUN ... (cli_runs.py)
 
 
 def main() -> None:
