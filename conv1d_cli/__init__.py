@@ -1,3 +1,25 @@
-"""conv1d: train one-dimensional convolutional networks written in plain NumPy."""
+"""conv1d: train one-dimensional convolutional networks written in plain NumPy.
+
+Python API: ``load_model(run_dir_or_checkpoint)`` for predictions from a trained run, and
+``Conv1dClassifier`` (scikit-learn estimator); both import their modules on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
+__all__ = ["Conv1dClassifier", "__version__", "load_model"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so `import conv1d_cli` (and the CLI's start) does not pay for NumPy models or sklearn.
+    if name == "load_model":
+        from conv1d_cli.inference import load_model
+
+        return load_model
+    if name == "Conv1dClassifier":
+        from conv1d_cli.estimator import Conv1dClassifier
+
+        return Conv1dClassifier
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,9 +18,10 @@ from conv1d_cli.build import build_loss, build_model, build_optimizer
 from conv1d_cli.config import Config, config_diff, config_to_yaml, load_config, load_config_dict
 from conv1d_cli.data import Dataset, load_dataset
 from conv1d_cli.errors import CheckpointError, ConfigError, DataError
-from conv1d_cli.memory import preflight_config
+from conv1d_cli.inference import load_model
+from conv1d_cli.memory import check_memory, preflight_config
 from conv1d_cli.progress import Reporter
-from conv1d_cli.report import evaluate, per_class_report, plot_confusion
+from conv1d_cli.report import Evaluation, per_class_report, plot_confusion
 from conv1d_cli.runlock import RunLock, acquire_run_lock
 from conv1d_cli.runs import (
     Checkpoint,
@@ -259,24 +260,17 @@ def evaluate_checkpoint(target: Path, overrides: Sequence[str] = ()) -> EvalResu
             raise ConfigError(
                 f"--set {override}: eval accepts only data.* and train.eval_batch_size keys"
             )
-    checkpoint_path = resolve_checkpoint(Path(target), "best")
-    run_dir = run_dir_of(checkpoint_path)
-    with run_dir_lock(run_dir, "conv1d eval"):  # eval writes eval.json and confusion.png
-        return _evaluate(checkpoint_path, run_dir, overrides)
-
-
-def _evaluate(checkpoint_path: Path, run_dir: Path | None, overrides: Sequence[str]) -> EvalResult:
-    checkpoint = load_checkpoint(checkpoint_path)
-    cfg = load_config_dict(checkpoint.meta["config"], str(checkpoint_path), overrides)
-    stored = checkpoint.meta["data"]
+    loaded = load_model(target)
+    checkpoint_path = loaded.checkpoint
+    cfg = load_config_dict(loaded.meta["config"], str(checkpoint_path), overrides)
     data = load_dataset(
         cfg.data,
         cfg.seed,
         purpose="eval",
-        normalization=stored["normalization"],
-        class_names=stored["class_names"],
+        normalization=loaded.normalization,
+        class_names=list(loaded.class_names),
     )
-    expected = tuple(stored["sample_shape"])
+    expected = loaded.input_shape
     if tuple(data.sample_shape) != expected:
         raise DataError(
             f"the data's samples are {tuple(data.sample_shape)} but the network expects "
@@ -284,33 +278,39 @@ def _evaluate(checkpoint_path: Path, run_dir: Path | None, overrides: Sequence[s
         )
     if len(data.y_test) == 0:
         raise DataError("the test split is empty: nothing to evaluate")
-    batch = min(cfg.train.eval_batch_size, len(data.y_test))
-    preflight_config(cfg.model, expected, batch, False, cfg.train.dtype, what="evaluation")
-    rng = np.random.default_rng(cfg.seed)
-    model = build_model(cfg.model, expected, len(stored["class_names"]), rng, cfg.train.dtype)
-    _load_weights(model, checkpoint)
-    loss_fn = build_loss(cfg.loss)
-    x_test = data.x_test.astype(np.dtype(cfg.train.dtype), copy=False)
-    result = evaluate(model, loss_fn, x_test, data.y_test, cfg.train.eval_batch_size)
-    details = per_class_report(data.y_test, result.predictions, stored["class_names"])
+    # The data pipeline already normalized the split with the checkpoint's statistics.
+    loaded.config = cfg  # train.eval_batch_size may be overridden
+    check_memory(loaded.model, expected, loaded.batch_size, training=False, what="evaluation")
+    logits = loaded.logits(data.x_test, normalized=True)
+    predictions = np.argmax(logits, axis=1)
+    result = Evaluation(
+        build_loss(cfg.loss).forward(logits, data.y_test),
+        float(np.mean(predictions == data.y_test)),
+        len(data.y_test),
+        predictions,
+    )
+    names = list(loaded.class_names)
+    details = per_class_report(data.y_test, result.predictions, names)
     report = {
         "accuracy": result.accuracy,
         "loss": result.loss,
         "n": result.n,
         "checkpoint": str(checkpoint_path),
-        "epoch": checkpoint.meta.get("epoch"),
+        "epoch": loaded.epoch,
         "data": data.description,
-        "class_names": list(stored["class_names"]),
+        "class_names": names,
         **details,
     }
-    if run_dir is not None:
-        write_json(run_dir / "eval.json", report)
-        plot_confusion(
-            np.asarray(details["confusion"]),
-            stored["class_names"],
-            run_dir / "confusion.png",
-            title=f"{run_dir.name}: accuracy {result.accuracy:.4f} (n={result.n})",
-        )
+    run_dir = run_dir_of(checkpoint_path)
+    with run_dir_lock(run_dir, "conv1d eval"):  # one writer per run: eval writes into it
+        if run_dir is not None:
+            write_json(run_dir / "eval.json", report)
+            plot_confusion(
+                np.asarray(details["confusion"]),
+                names,
+                run_dir / "confusion.png",
+                title=f"{run_dir.name}: accuracy {result.accuracy:.4f} (n={result.n})",
+            )
     return EvalResult(checkpoint_path, run_dir, report)
 
 

@@ -9,6 +9,7 @@ too: ``load_config``, ``load_config_dict``, ``parse_override``, ``config_to_yaml
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -34,25 +35,61 @@ class StrictModel(BaseModel):
 
 
 # --------------------------------------------------------------------------------------- data
+DATA_KINDS_BY_SUFFIX = {".npz": "npz", ".csv": "csv", ".ts": "ts", ".tsv": "ucr"}
+
+
 class DataConfig(StrictModel):
-    dataset: Literal["mnist", "fashion-mnist", "mnist1d", "digits", "npz", "csv"] = "mnist"
+    # Left out with a data.path file (and source auto): the file's suffix decides, see
+    # DATA_KINDS_BY_SUFFIX; without a path the default is the embedded MNIST digits.
+    dataset: Literal["mnist", "fashion-mnist", "mnist1d", "digits", "npz", "csv", "ts", "ucr"] = (
+        "mnist"
+    )
     # auto: mnist -> embedded; fashion-mnist -> data.path, data home, /usr/share/datasets, OpenML.
     source: Literal["auto", "embedded", "openml", "idx", "npz"] = "auto"
     path: str | None = None
     val_split: UnitInterval = 0.1
     # Used only where the data has no official test split (embedded MNIST, digits, npz without
-    # x_test).
+    # x_test, a .ts/.tsv file without its _TEST file).
     test_split: Annotated[float, Field(gt=0, lt=1)] = 0.2
     # (channels, length) of one sample as handed to the network; None keeps the dataset's own.
     view: tuple[PositiveInt, PositiveInt] | None = None
-    normalize: Literal["scale", "standardize", "none"] = "scale"
+    # auto: scale for data with a known value range (8-bit images), standardize otherwise.
+    normalize: Literal["auto", "scale", "standardize", "per_sample", "none"] = "auto"
+    # Missing values (NaN, '?' in .ts files): an error, or filled by linear interpolation along
+    # the series (ends take the nearest value) or with raw zeros.
+    missing: Literal["error", "interpolate", "zero"] = "error"
     limit: PositiveInt | None = None
     label_column: str = "label"
-    # Training-time augmentation: random shifts of up to `shift` pixels/samples, Gaussian noise std.
+    # Training-time augmentation: random shifts of up to `shift` pixels/samples, Gaussian noise std,
+    # each sample's channels multiplied by factors drawn from N(1, amplitude).
     shift: NonNegativeInt = 0
     noise: NonNegativeFloat = 0.0
+    amplitude: NonNegativeFloat = 0.0
     # Arguments for mnist1d's generator (num_samples, train_split, final_seq_length, seed, ...).
     mnist1d: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dataset_from_suffix(cls, data: Any) -> Any:
+        """``path: x.ts`` without ``dataset`` reads the file as its suffix says."""
+        if not isinstance(data, dict) or "dataset" in data:
+            return data
+        path, source = data.get("path"), data.get("source", "auto")
+        if not isinstance(path, str) or source != "auto":
+            return data
+        suffix = PurePath(path).suffix.lower()
+        if suffix not in DATA_KINDS_BY_SUFFIX:
+            allowed = ", ".join(f"{s} ({k})" for s, k in DATA_KINDS_BY_SUFFIX.items())
+            raise PydanticCustomError(
+                "config_rule",
+                "{message}",
+                {
+                    "loc": ("data", "path"),
+                    "message": f"cannot tell the kind of data from the suffix of {path!r}; "
+                    f"known suffixes: {allowed}, or set data.dataset",
+                },
+            )
+        return {**data, "dataset": DATA_KINDS_BY_SUFFIX[suffix]}
 
 
 # ------------------------------------------------------------------------------------- layers

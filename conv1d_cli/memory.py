@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -122,9 +122,15 @@ def check_estimate(need: MemoryEstimate, what: str, available: tuple[int, str] |
     if available is None or need.total <= available[0]:
         return
     have, source = available
-    parts = [f"parameters {_size(need.params)}"]
-    if need.training:
-        parts += [f"gradients {_size(need.grads)}", f"optimizer state {_size(need.optimizer)}"]
+    parts = [
+        f"{label} {_size(size)}"
+        for label, size in (
+            ("parameters", need.params),
+            ("gradients", need.grads),
+            ("optimizer state", need.optimizer),
+        )
+        if size
+    ]
     parts.append(f"activations of a batch of {need.batch_size} {_size(need.activations)}")
     biggest = ""
     if need.biggest is not None:
@@ -153,10 +159,13 @@ def check_memory(
     """Preflight for a built model (eval, predict): raise NotEnoughMemory past what is free.
 
     ``input_shape`` is one sample's (C, L); the rows come from ``model.summary`` (LayerInfo).
+    The model's weights and gradients exist already (they are part of what is no longer
+    available), so only what is still to come counts: optimizer state and activations.
     """
     rows = model.summary(tuple(input_shape))
     itemsize = _itemsize(model)
     need = estimate(rows, tuple(input_shape), batch_size, training, itemsize, optimizer_buffers)
+    need = replace(need, params=0, grads=0)
     check_estimate(need, what or ("training" if training else "evaluation"), available_memory())
     return need
 

@@ -27,6 +27,7 @@ class RawData:
     class_names: tuple[str, ...] | None = None  # fixed classes (label i is class i); None: free
     image_shape: tuple[int, int] | None = None  # (H, W) for images: shifts are then 2-D
     value_range: float | None = None  # the largest possible raw value (255 for 8-bit images)
+    notes: tuple[str, ...] = ()  # what the reader did, for the data line (padding, test file)
 
     @property
     def sample_shape(self) -> tuple[int, int]:
@@ -53,6 +54,7 @@ class Dataset:
     image_shape: tuple[int, int] | None = None
     shift: int = 0  # augmentation: random shifts of up to this many pixels / samples
     noise: float = 0.0  # augmentation: Gaussian noise standard deviation
+    amplitude: float = 0.0  # augmentation: each sample and channel times a factor ~ N(1, amplitude)
     fill: np.ndarray = field(default_factory=lambda: np.zeros(1, np.float32))  # (C,) pad value
 
     @property
@@ -65,7 +67,7 @@ class Dataset:
         return len(self.class_names)
 
     def augment(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """A randomly shifted and noised copy of a training batch x (B, C, L); x is not changed.
+        """A randomly shifted, scaled and noised copy of a training batch x (B, C, L); x is kept.
 
         Draws from ``rng`` only when augmentation is on, so runs without it stay reproducible.
         """
@@ -76,6 +78,10 @@ class Dataset:
                 x = shift_images(x, self.image_shape, self.shift, self.fill, rng)
             else:
                 x = shift_sequences(x, self.shift, self.fill, rng)
+        if self.amplitude > 0:
+            # Scaling about the normalized zero: a louder or quieter version of the same shape.
+            factors = rng.normal(1.0, self.amplitude, size=(x.shape[0], x.shape[1], 1))
+            x = x * factors.astype(x.dtype, copy=False)
         if self.noise > 0:
             x = x + rng.normal(0.0, self.noise, size=x.shape).astype(x.dtype, copy=False)
         return x

@@ -13,6 +13,8 @@ from sklearn.model_selection import train_test_split
 
 from conv1d_cli.config import DataConfig
 from conv1d_cli.data.dataset import Dataset, RawData
+from conv1d_cli.data.missing import FILL_HINT, fill_missing
+from conv1d_cli.data.normalization import apply_normalization, fit_normalization, raw_zero
 from conv1d_cli.errors import DataError
 
 Purpose = Literal["train", "eval"]
@@ -33,6 +35,8 @@ def prepare(
     y_test = None if raw.y_test is None else _limited(raw.y_test, cfg.limit)
     if len(x_pool) == 0 and (x_test is None or len(x_test) == 0):
         raise DataError(f"{raw.origin}: the data set is empty (no samples)")
+    if cfg.missing != "error":
+        x_pool, x_test = (None if x is None else _filled(x, cfg.missing) for x in (x_pool, x_test))
     for name, x in (("samples", x_pool), ("test samples", x_test)):
         if x is not None:
             _check_finite(x, raw.origin, name)
@@ -59,9 +63,13 @@ def prepare(
                 "data.val_split / data.test_split"
             )
 
-    stats = normalization or _statistics(cfg.normalize, x_pool if len(x_pool) else x_test, raw)
-    shift, scale = _stat_arrays(stats, channels, raw)
-    normalized = [_normalized(x, shift, scale) for x in (x_pool, x_val, x_test)]
+    # Padded series (unequal lengths) are normalized as padded, per_sample included.
+    stats = normalization or fit_normalization(
+        cfg.normalize, x_pool if len(x_pool) else x_test, raw.value_range
+    )
+    _check_channels(stats, channels, raw)
+    normalized = [apply_normalization(x, stats) for x in (x_pool, x_val, x_test)]
+    notes = "".join(f"; {note}" for note in raw.notes)
     return Dataset(
         x_train=normalized[0],
         y_train=y_pool,
@@ -73,20 +81,22 @@ def prepare(
         normalization=stats,
         description=(
             f"{raw.origin}: {len(y_pool)} train / {len(y_val)} val / {len(y_test)} test samples "
-            f"of shape ({channels}, {length}), {len(names)} classes"
+            f"of shape ({channels}, {length}), {len(names)} classes, "
+            f"normalize {stats['method']}{notes}"
         ),
         image_shape=raw.image_shape,
         shift=cfg.shift,
         noise=cfg.noise,
-        fill=((0.0 - shift[0, :, 0]) / scale[0, :, 0]).astype(np.float32),
+        amplitude=cfg.amplitude,
+        fill=raw_zero(stats),
     )
 
 
-def _normalized(x: np.ndarray, shift: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """(x - shift) / scale as float32 with one full-size allocation, not three."""
-    out = x - shift  # float32 for 8-bit and float32 data (shift is float32), float64 otherwise
-    np.divide(out, scale, out=out)
-    return out.astype(np.float32, copy=False)
+def _filled(x: np.ndarray, method: str) -> np.ndarray:
+    """x with NaNs filled along each sample's last axis (floats only; integers have none)."""
+    if x.dtype.kind != "f" or not np.isnan(x).any():
+        return x
+    return fill_missing(x.reshape(len(x), -1) if x.ndim == 2 else x, method).astype(x.dtype)
 
 
 def _limited(a: np.ndarray, limit: int | None) -> np.ndarray:
@@ -102,7 +112,7 @@ def _check_finite(x: np.ndarray, origin: str, what: str) -> None:
             first = int(np.argwhere(bad.reshape(len(x), -1).any(axis=1))[0, 0])
             raise DataError(
                 f"{origin}: {what} hold {int(bad.sum())} NaN or infinite values "
-                f"(first in sample {first}); clean the data first"
+                f"(first in sample {first}); clean the data first, or {FILL_HINT} (NaN only)"
             )
 
 
@@ -175,32 +185,10 @@ def _split(
     return x_keep, x_part, y_keep, y_part
 
 
-def _statistics(method: str, x: np.ndarray, raw: RawData) -> dict[str, Any]:
-    """Per-channel shift and scale from x (N, C, L), the training split only."""
-    channels = x.shape[1]
-    shift, scale = np.zeros(channels), np.ones(channels)
-    if method == "scale":
-        if raw.value_range is not None:  # 8-bit images: the range is known, no data needed
-            scale = np.full(channels, raw.value_range)
-        elif len(x):
-            shift = x.min(axis=(0, 2)).astype(np.float64)
-            scale = x.max(axis=(0, 2)).astype(np.float64) - shift
-    elif method == "standardize" and len(x):
-        shift = x.mean(axis=(0, 2), dtype=np.float64)
-        scale = x.std(axis=(0, 2), dtype=np.float64)
-    scale = np.where(scale > 0, scale, 1.0)  # a constant channel stays as it is
-    return {"method": method, "shift": shift.tolist(), "scale": scale.tolist()}
-
-
-def _stat_arrays(
-    stats: dict[str, Any], channels: int, raw: RawData
-) -> tuple[np.ndarray, np.ndarray]:
-    """Stored statistics as (1, C, 1) float32 arrays, checked against the data's channels."""
-    shift = np.asarray(stats["shift"], dtype=np.float32)
-    scale = np.asarray(stats["scale"], dtype=np.float32)
-    if shift.shape != (channels,) or scale.shape != (channels,):
+def _check_channels(stats: dict[str, Any], channels: int, raw: RawData) -> None:
+    """Stored statistics must have one shift and scale per channel of the data."""
+    if len(stats["shift"]) != channels or len(stats["scale"]) != channels:
         raise DataError(
-            f"{raw.origin}: the stored normalization has {shift.size} channels but the data has "
-            f"{channels}; use the data.view the network was trained with"
+            f"{raw.origin}: the stored normalization has {len(stats['shift'])} channels but the "
+            f"data has {channels}; use the data.view the network was trained with"
         )
-    return shift[None, :, None], scale[None, :, None]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from conv1d_cli.config import DataConfig
-from conv1d_cli.data import arrays, embedded, generated, idx, openml
+from conv1d_cli.data import arrays, embedded, generated, idx, openml, ts
 from conv1d_cli.data.cache import data_home
 from conv1d_cli.data.dataset import Dataset, RawData
 from conv1d_cli.data.prepare import Purpose, prepare
@@ -89,6 +89,12 @@ READERS: dict[str, dict[str, Reader]] = {
     "csv": {
         "auto": lambda cfg, purpose: arrays.read_signals_csv(
             _path(cfg, "dataset: csv"), cfg.label_column
+        )
+    },
+    "ts": {"auto": lambda cfg, purpose: ts.read_archive(_path(cfg, "dataset: ts"), cfg.missing)},
+    "ucr": {
+        "auto": lambda cfg, purpose: ts.read_archive(
+            _path(cfg, "dataset: ucr"), cfg.missing, tsv=True
         )
     },
 }

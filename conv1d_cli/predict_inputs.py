@@ -1,0 +1,195 @@
+"""What ``conv1d predict`` reads: any file the data readers take, as batches of raw samples.
+
+An input is a sequence of raw samples (N, ...) with optional labels. A ``.npy`` file is
+memory-mapped and a CSV file is parsed a batch at a time, so neither is ever held in memory
+whole; ``.npz``, ``.ts``/``.tsv`` and IDX files are read by the data readers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from conv1d_cli.errors import DataError
+
+SUFFIXES = ".npy, .npz, .csv, .ts, .tsv, an IDX file or a folder of IDX files"
+
+
+@dataclass
+class PredictInput:
+    """Raw samples from one file. ``x`` is (N, ...) (maybe memory-mapped) unless ``rows``
+    streams a CSV; ``y`` holds the labels when the file has them."""
+
+    origin: str
+    n: int
+    x: np.ndarray | None = None
+    y: np.ndarray | None = None
+    csv_spec: tuple[int | None, int] | None = None  # (label column index, rows to skip)
+
+    def batches(self, size: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """(x (n, ...), labels (n,) or None) for consecutive batches of at most ``size``."""
+        if self.x is not None:
+            for start in range(0, self.n, size):
+                labels = None if self.y is None else self.y[start : start + size]
+                yield self.x[start : start + size], labels
+            return
+        yield from _csv_batches(Path(self.origin), *self.csv_spec, size)
+
+
+def read_predict_input(path: Path, label_column: str = "label") -> PredictInput:
+    """The raw samples of ``path``; a DataError naming the file for anything unreadable."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"INPUT {path}: no such file or folder")
+    if path.is_dir():
+        return _idx_folder(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return _npy(path)
+    if suffix == ".npz":
+        return _npz(path)
+    if suffix == ".csv":
+        return _csv(path, label_column)
+    if suffix in (".ts", ".tsv"):
+        return _archive(path, suffix)
+    if _looks_like_idx(path):
+        return _idx_file(path)
+    raise DataError(f"INPUT {path}: unknown kind of file; conv1d predict reads {SUFFIXES}")
+
+
+def _npy(path: Path) -> PredictInput:
+    try:
+        x = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise DataError(f"{path}: cannot read as .npy: {exc}") from None
+    if x.ndim < 2:
+        raise DataError(f"{path}: an array of samples (N, ...) is needed, found shape {x.shape}")
+    return PredictInput(str(path), len(x), x=x)
+
+
+def _npz(path: Path) -> PredictInput:
+    from conv1d_cli.data.cache import open_npz
+
+    arrays = open_npz(path, "INPUT")
+    for x_key, y_key in (("x", "y"), ("x_test", "y_test")):
+        if x_key in arrays:
+            x = arrays[x_key]
+            y = arrays.get(y_key)
+            if y is not None and len(y) != len(x):
+                raise DataError(f"{path}: {y_key} has {len(y)} labels for {len(x)} samples")
+            return PredictInput(str(path), len(x), x=x, y=y)
+    raise DataError(
+        f"{path}: no array x (or x_test) of samples; the file has {', '.join(sorted(arrays))}"
+    )
+
+
+def _float(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _csv(path: Path, label_column: str) -> PredictInput:
+    """A header is optional; a column named like the config's label column holds labels."""
+    try:
+        with path.open(newline="") as handle:
+            first = next(csv.reader(handle), None)
+            rows = sum(1 for line in handle if line.strip())
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: cannot read as CSV: {exc}") from None
+    if first is None:
+        raise DataError(f"{path}: the file is empty")
+    header = not all(_float(value) for value in first)
+    label_at = None
+    if header:
+        names = [name.strip() for name in first]
+        label_at = names.index(label_column) if label_column in names else None
+    else:
+        rows += 1
+    return PredictInput(str(path), rows, csv_spec=(label_at, int(header)))
+
+
+def _csv_batches(
+    path: Path, label_at: int | None, skip: int, size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    with path.open(newline="") as handle:
+        reader = (row for row in itertools.islice(csv.reader(handle), skip, None) if row)
+        line = skip
+        while chunk := list(itertools.islice(reader, size)):
+            values, labels = [], []
+            for row in chunk:
+                line += 1
+                if label_at is not None:
+                    labels.append(row[label_at].strip())
+                    row = row[:label_at] + row[label_at + 1 :]
+                try:
+                    values.append([float(v) for v in row])
+                except ValueError as exc:
+                    raise DataError(f"{path}:{line}: {exc}") from None
+            if len({len(v) for v in values}) > 1:
+                raise DataError(f"{path}: rows near line {line} have different numbers of values")
+            y = None
+            if label_at is not None:
+                y = np.array(labels)
+                with contextlib.suppress(ValueError):
+                    y = y.astype(np.int64)
+            yield np.array(values, dtype=np.float32), y
+
+
+def _archive(path: Path, suffix: str) -> PredictInput:
+    """UEA/UCR .ts and .tsv files, through the data readers (labels included)."""
+    from conv1d_cli.config import DataConfig
+    from conv1d_cli.data import read_raw
+
+    kind = {".ts": "ts", ".tsv": "ucr"}[suffix]
+    try:
+        cfg = DataConfig(dataset=kind, path=str(path))
+    except ValueError:
+        raise DataError(
+            f"INPUT {path}: this conv1d cannot read {suffix} files; it reads {SUFFIXES}"
+        ) from None
+    raw = read_raw(cfg, "eval")
+    return PredictInput(str(path), len(raw.x_train), x=raw.x_train, y=raw.y_train)
+
+
+def _looks_like_idx(path: Path) -> bool:
+    from conv1d_cli.data.idx import GZIP_MAGIC, IDX_TYPES
+
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if head[:2] == GZIP_MAGIC:
+        return "idx" in path.name
+    return len(head) == 4 and head[:2] == b"\0\0" and head[2] in IDX_TYPES
+
+
+def _idx_file(path: Path) -> PredictInput:
+    """An IDX images file; the labels file beside it (images -> labels) is used when present."""
+    from conv1d_cli.data.idx import read_idx
+
+    x = read_idx(path)
+    y = None
+    twin = path.with_name(path.name.replace("images", "labels").replace("idx3", "idx1"))
+    if twin != path and twin.is_file():
+        y = read_idx(twin)
+        if y.shape != (len(x),):
+            y = None
+    return PredictInput(str(path), len(x), x=x, y=y)
+
+
+def _idx_folder(folder: Path) -> PredictInput:
+    """A folder of IDX files: the t10k pair, else the train pair."""
+    from conv1d_cli.data.idx import has_idx_split, read_idx_split
+
+    for split in ("t10k", "train"):
+        if has_idx_split(folder, split):
+            x, y = read_idx_split(folder, split)
+            return PredictInput(f"{folder} ({split} IDX files)", len(x), x=x, y=y)
+    raise DataError(f"INPUT {folder}: a folder must hold IDX files (t10k-images-idx3-ubyte, ...)")
