@@ -21,7 +21,6 @@ from rich.table import Table
 from conv1d_cli import __version__
 from conv1d_cli.cli_runs import runs_command
 from conv1d_cli.errors import ConfigError, Conv1dError
-from conv1d_cli.nn import keep_freed_memory
 
 app = typer.Typer(
     name="conv1d",
@@ -127,7 +126,11 @@ def main_options(
     ctx.obj = {"debug": debug}
     # The command owns its process, so it may tune malloc: training reuses the same large blocks
     # every step (conv1d_cli/nn/alloc.py). A library import of conv1d_cli.nn changes nothing.
-    keep_freed_memory()
+    # `conv1d runs` only reads small files: it skips the engine's import (numpy, scipy) entirely.
+    if ctx.invoked_subcommand != "runs":
+        from conv1d_cli.nn import keep_freed_memory
+
+        keep_freed_memory()
 
 
 # ------------------------------------------------------------------------------------ train

@@ -65,18 +65,20 @@ def create_run_dir(runs_dir: Path, name: str) -> Path:
     """Create and return ``runs_dir/name``, or ``name-2``, ``name-3``...: never an existing one."""
     runs_dir = Path(runs_dir)
     try:
-        runs_dir.mkdir(parents=True, exist_ok=True)
+        with writing(runs_dir):
+            runs_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunDirError(f"cannot create runs folder {runs_dir}: {exc.strerror}") from None
     for index in range(1, 100_000):
         candidate = runs_dir / (name if index == 1 else f"{name}-{index}")
         try:
-            candidate.mkdir()  # atomic: fails if a concurrent run took the name first
+            with writing(candidate):  # a full disk: StorageError, exit 4
+                candidate.mkdir()  # atomic: fails if a concurrent run took the name first
+                (candidate / "checkpoints").mkdir()
         except FileExistsError:
             continue
         except OSError as exc:
             raise RunDirError(f"cannot create run directory {candidate}: {exc.strerror}") from None
-        (candidate / "checkpoints").mkdir()
         return candidate
     raise RunDirError(f"too many runs named {name!r} in {runs_dir}")
 
