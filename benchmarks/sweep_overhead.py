@@ -2,8 +2,10 @@
 
 N trials of ``configs/digits.yaml`` (2 epochs, four learning rates) run one at a time two ways:
 as N ``conv1d train CONFIG --set optimizer.lr=...`` commands, and as one ``conv1d sweep`` with
-``--workers 1``. Seconds per trial = wall time / N; the two ways alternate, ``--repeats`` times,
-and the medians are reported. One BLAS thread everywhere (the machine is shared).
+``--workers 1``. Seconds per trial = wall time / N (the sweep's includes its own start, the
+validation of every trial config, trials.csv, best.yaml and the plot); the two ways alternate,
+``--repeats`` times, and the medians are reported. The plain runs get the BLAS threads the
+sweep gives its one worker (all cores).
 
     .venv/bin/python benchmarks/sweep_overhead.py [--repeats 3]
 """
@@ -25,7 +27,9 @@ EPOCHS = 2
 
 
 def _run(argv: list[str], cwd: Path) -> float:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    from conv1d_cli.sweep.executors import cores, thread_env
+
+    env = {**os.environ, **thread_env(cores())}  # what the sweep sets for --workers 1
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "conv1d_cli", *argv], cwd=cwd, env=env, check=True,

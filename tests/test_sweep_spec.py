@@ -206,11 +206,12 @@ def test_dry_run_prints_every_trial_and_runs_nothing(tmp_path):
           train.batch_size: {values: [8, 16]}
         """,
     )
-    result = runner.invoke(app, ["sweep", str(path), "--dry-run"], env={"COLUMNS": "200"})
+    result = runner.invoke(app, ["sweep", str(path), "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert "4 trials, every config valid" in result.stdout
-    for name in ("trial-000", "trial-003"):
-        assert name in result.stdout
+    lines = result.stdout.splitlines()
+    assert "4 trials, every config valid" in lines
+    assert "trial-000 optimizer.lr=0.1 train.batch_size=8" in lines
+    assert "trial-003 optimizer.lr=0.01 train.batch_size=16" in lines
     assert not (tmp_path / "runs").exists()
 
 
@@ -254,3 +255,14 @@ def test_bayes_checks_the_corners_of_its_space(tmp_path):
     assert result.exit_code == 2
     assert "points of the search space are invalid" in result.stderr
     assert "train.epochs=0" in result.stderr
+
+
+def test_sweep_names_follow_the_run_name_rule(tmp_path):
+    from conv1d_cli.commands import RUN_NAME
+    from conv1d_cli.sweep.plan import SWEEP_NAME
+
+    assert SWEEP_NAME.pattern == RUN_NAME.pattern
+    path = _sweep(tmp_path, "name: no/slash\nparameters: {optimizer.lr: {value: 0.1}}\n")
+    result = runner.invoke(app, ["sweep", str(path), "--dry-run"])
+    assert result.exit_code == 2
+    assert "name 'no/slash': a sweep name may hold letters" in result.stderr
