@@ -155,6 +155,10 @@ BAD = [
         "1 trial configs are invalid: trial-001 (train.epochs=0): train.epochs",
     ),
     ("parameters: {}", "parameters (line 2): got a mapping"),
+    (
+        "parameters: {data.val_split: {values: [0.2, 0]}, output.monitor: {value: train_acc}}",
+        "trial-001 (data.val_split=0): metric.name val_acc needs a validation split",
+    ),
 ]
 
 

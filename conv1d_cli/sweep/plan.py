@@ -68,9 +68,16 @@ def make_plan(path: str | Path) -> Plan:
         what = f"trial-{index:03d}" if plan.trials else "the search space"
         label = f"{what} ({', '.join(overrides_for(_varied(sweep, params)))})"
         try:
-            epochs.append(plan.trial_config(params, label).train.epochs)
+            cfg = plan.trial_config(params, label)
         except ConfigError as exc:
             errors.append(str(exc))
+            continue
+        epochs.append(cfg.train.epochs)
+        if spec.metric.name.startswith("val_") and cfg.data.val_split == 0:
+            errors.append(
+                f"{label}: metric.name {spec.metric.name} needs a validation split but "
+                "data.val_split is 0; set it, or use a train_ or test_ metric"
+            )
     if errors:
         shown = "; ".join(errors[:MAX_SHOWN])
         more = f"; and {len(errors) - MAX_SHOWN} more" if len(errors) > MAX_SHOWN else ""
