@@ -228,3 +228,27 @@ def test_slurm_executor_through_fake_sbatch(tmp_path, monkeypatch):
     assert "distributed.cli.dask_worker tcp://127.0.0.1:" in script
     assert "--dashboard-address 127.0.0.1:0" in script
     assert (jobs / "cancelled").read_text().split() == ["1001"]  # the driver's close: scancel
+
+
+def test_a_task_the_cluster_cannot_run_is_lost_not_failed(tmp_path, dask_scheduler):
+    from distributed import Client
+
+    from conv1d_cli.sweep.cluster import DaskExecutor
+    from conv1d_cli.sweep.executors import TASK_LOST, TrialJob
+
+    job = TrialJob(
+        name="trial-000",
+        config=str(tmp_path / "c.yaml"),
+        sweep_dir=str(tmp_path),
+        cwd=str(tmp_path / "not-on-this-worker"),  # the worker cannot even start the trial
+        log=str(tmp_path / "trial-000.log"),
+        stop_file=str(tmp_path / ".stop" / "trial-000"),
+    )
+    executor = DaskExecutor(Client(dask_scheduler), 1)
+    try:
+        handle = executor.submit(job)
+        wait_for(lambda: executor.poll(handle) is not None, 60, "the task to end")
+        assert executor.poll(handle) == TASK_LOST
+        assert executor.error(handle).startswith("FileNotFoundError")
+    finally:
+        executor.close()
