@@ -13,10 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types as at
-from pydantic import (
-    BaseModel,
-    ValidationError,
-)
+from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
@@ -237,7 +234,8 @@ def _suggest(word: Any, options: Sequence[Any]) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
-_UNION_NOUNS = {"layers": "layer type", "optimizer": "optimizer", "schedule": "schedule"}
+_UNION_NOUNS = {"optimizer": "optimizer", "schedule": "schedule"}
+_UNION_NOUNS |= dict.fromkeys(("layers", "branches"), "layer type")  # blocks' lists too
 
 
 def _noun(path: KeyPath) -> str:
