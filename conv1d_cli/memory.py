@@ -141,10 +141,12 @@ def check_estimate(need: MemoryEstimate, what: str, available: tuple[int, str] |
             f"{_size(need.biggest_bytes)})"
         )
     batch_key = "train.batch_size" if need.training else "train.eval_batch_size"
+    fix = f"lower {batch_key} or make the network smaller"
+    if need.total - need.activations > have:  # the weights alone do not fit: no batch will
+        fix = "make the network smaller"
     raise NotEnoughMemory(
         f"not enough memory for {what}: needs about {_size(need.total)} "
-        f"({', '.join(parts)}) but {_size(have)} is available ({source}){biggest}; "
-        f"make the network smaller or lower {batch_key}"
+        f"({', '.join(parts)}) but {_size(have)} is available ({source}){biggest}; {fix}"
     )
 
 
