@@ -318,7 +318,7 @@ def evaluate_checkpoint(target: Path, overrides: Sequence[str] = ()) -> EvalResu
 @dataclass
 class ModelSummary:
     input_shape: tuple[int, ...]
-    rows: list[Any]  # the engine's LayerInfo: index, name, output_shape, n_params, macs
+    rows: list[Any]  # the engine's LayerInfo: path, depth, name, output_shape, n_params, macs
     total_params: int
     total_macs: int
     data: str
@@ -336,10 +336,11 @@ def summarize_model(config_path: Path, overrides: Sequence[str] = ()) -> ModelSu
 def summarize(model: Any, data: Dataset) -> ModelSummary:
     input_shape = tuple(data.sample_shape)
     rows = model.summary(input_shape)
+    top = [row for row in rows if row.depth == 0]  # a block's row already counts its insides
     return ModelSummary(
         input_shape,
         rows,
-        sum(row.n_params for row in rows),
-        sum(row.macs for row in rows),
+        sum(row.n_params for row in top),
+        sum(row.macs for row in top),
         data.description,
     )

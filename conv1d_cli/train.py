@@ -19,6 +19,7 @@ import numpy as np
 
 from conv1d_cli.build import build_schedule
 from conv1d_cli.config import Config
+from conv1d_cli.diagnostics import warn_if_stuck
 from conv1d_cli.errors import StorageError, TrainingDiverged, TrainingInterrupted
 from conv1d_cli.progress import Reporter, SilentReporter, format_epoch_line
 from conv1d_cli.report import evaluate, plot_curves
@@ -78,6 +79,8 @@ class RunResult:
 class Trainer:
     """Runs the epochs of one run directory; knows nothing about which layers exist."""
 
+    metrics_log_type: Any = MetricsLog  # the estimator's in-memory trainer swaps the files out
+
     def __init__(
         self,
         cfg: Config,
@@ -108,7 +111,7 @@ class Trainer:
         self.schedule = build_schedule(
             cfg.schedule, cfg.optimizer.lr, self.steps_per_epoch, cfg.train.epochs
         )
-        self.metrics = MetricsLog(self.run_dir)
+        self.metrics = self.metrics_log_type(self.run_dir)
         self.rows = self.metrics.truncate_to_epoch(self.state.epoch)
         self.stop_signal: int | None = None
         self.checkpoints = self.run_dir / "checkpoints"
@@ -232,6 +235,7 @@ class Trainer:
         self._save("last", row)
         self._write_summary()
         self.reporter.epoch_end(row, line, improved)
+        warn_if_stuck(self, row)  # once, after the first few epochs, when still at chance
 
     def _is_improvement(self, value: float) -> bool:
         best = self.state.best_value
