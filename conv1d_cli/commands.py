@@ -130,8 +130,9 @@ def preflight_training(cfg: Config, data: Dataset) -> None:
     batch = min(train.batch_size, max(1, len(data.y_train)))
     eval_batch = min(train.eval_batch_size, max(1, len(data.y_val), len(data.y_test)))
     what = f"training {cfg.name}" if cfg.name else "training"
-    preflight_config(cfg.model, shape, batch, True, train.dtype, buffers, what)
-    preflight_config(cfg.model, shape, eval_batch, False, train.dtype, what="evaluation")
+    k = data.n_classes
+    preflight_config(cfg.model, shape, batch, True, train.dtype, buffers, what, n_classes=k)
+    preflight_config(cfg.model, shape, eval_batch, False, train.dtype, "evaluation", n_classes=k)
 
 
 def _check_monitor(cfg: Config, data: Dataset) -> None:
