@@ -246,3 +246,27 @@ def test_any_other_dense_needs_units(tmp_path, layers, where):
         "missing, expected an integer > 0 (only the network's last layer may leave units out"
         in (message)
     )
+
+
+def test_blocks_survive_the_yaml_round_trip(tmp_path):
+    from conv1d_cli.config import config_to_yaml
+
+    cfg = load_config(_write(tmp_path, BLOCKS))
+    again = tmp_path / "again.yaml"
+    again.write_text(config_to_yaml(cfg))
+    assert load_config(again) == cfg
+
+
+def test_outsize_accepts_causal_padding():
+    from typer.testing import CliRunner
+
+    from conv1d_cli.cli import app
+
+    result = CliRunner().invoke(
+        app, ["outsize", "--n", "100", "--f", "3", "--d", "4", "--p", "causal"]
+    )
+    assert result.exit_code == 0 and result.stdout.strip() == "100"
+    strided = ["outsize", "--n", "10", "--f", "3", "--s", "3", "--p", "causal", "--explain"]
+    text = CliRunner().invoke(app, strided).stdout
+    assert "'causal': padding D(F-1) = 1*(3-1) = 2 on the left only" in text
+    assert text.strip().endswith("4")  # ceil(10 / 3)
