@@ -125,6 +125,10 @@ def test_identity_shortcut_when_shapes_match_and_projection_on_request():
     assert auto[0].shortcut is None
     forced = _build([{"type": "residual", "layers": body, "shortcut": "projection"}, *tail])
     assert forced[0].shortcut[0].kernel_size == 1 and forced[0].shortcut[0].stride == 1
+    assert "b" in forced[0].shortcut[0].params and len(forced[0].shortcut) == 1
+    normed = _build([{"type": "residual", "layers": body, "shortcut_batchnorm": True}, *tail])
+    assert [type(layer) for layer in normed[0].shortcut] == [nn.BatchNorm1d]
+    assert "0.shortcut.0.running_var" in normed.buffers()
 
 
 def test_shape_errors_name_the_path_inside_blocks():
