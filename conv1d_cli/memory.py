@@ -66,7 +66,7 @@ def estimate(
     optimizer_buffers: int = 0,
 ) -> MemoryEstimate:
     """Peak bytes of a model given its per-layer rows (output shape and parameters per sample)."""
-    n_params = sum(row.n_params for row in rows)
+    n_params = sum(row.n_params for row in rows if row.depth == 0)  # blocks count their insides
     sizes = [math.prod(input_shape)] + [math.prod(row.output_shape) for row in rows]
     if training:
         activations = (sum(sizes) + max(sizes)) * batch_size * itemsize

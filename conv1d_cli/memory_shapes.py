@@ -4,8 +4,9 @@ Layers without weights (activations, pooling, flatten, dropout) and BatchNorm (2
 built for real through the builder's table, which costs nothing. A convolution or dense layer is
 built at width 1 (its output length then comes from the engine's own arithmetic for padding,
 stride and dilation), and its full width and parameter count are put back from the config: a
-conv of 100,000 channels costs the memory of a conv of one. Kinds this pass does not know (the
-blocks to come) are built for real and read through their own ``output_shape`` and ``params``.
+conv of 100,000 channels costs the memory of a conv of one. Kinds this pass does not know are
+built for real and read through their own ``output_shape`` and ``params``; blocks (residual,
+parallel) are built for real too and give their row and their insides' rows, as in summaries.
 """
 
 from __future__ import annotations
@@ -35,6 +36,13 @@ def config_rows(
             row = _row(index, spec, shape, ctx, build.LAYER_FACTORIES)
             if row is None:
                 return None
+            if hasattr(
+                row, "summary_children"
+            ):  # a block, built for real: its rows and its insides'
+                block_rows = nn.model.layer_rows(row, shape, index, str(index), 0)
+                rows += block_rows
+                shape = block_rows[0].output_shape
+                continue
             rows.append(row)
             shape = row.output_shape
     except (ValueError, KeyError, TypeError, AttributeError):
@@ -42,9 +50,7 @@ def config_rows(
     return rows
 
 
-def _row(
-    index: int, spec: Any, shape: tuple[int, ...], ctx: Any, factories: dict
-) -> LayerInfo | None:
+def _row(index: int, spec: Any, shape: tuple[int, ...], ctx: Any, factories: dict) -> Any:
     kind = spec.type
     if kind == "conv1d":
         if len(shape) != 2:
@@ -64,6 +70,8 @@ def _row(
         text = f"{kind}, {spec.units:,} units"
         return LayerInfo(index, "Dense", (spec.units,), n_params, shape[0] * spec.units, text)
     layer = factories[kind](spec, shape, ctx)
+    if hasattr(layer, "summary_children"):
+        return layer
     out_shape = tuple(int(d) for d in layer.output_shape(shape))
     n_params = sum(int(p.size) for p in layer.params.values())
     return LayerInfo(index, type(layer).__name__, out_shape, n_params, 0, kind)

@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from conv1d_cli import memory
-from conv1d_cli.build import build_model, build_optimizer
+from conv1d_cli.build import build_model, build_optimizer, resolve_units
 from conv1d_cli.cli import app
 from conv1d_cli.commands import preflight_training, resolve_config
 from conv1d_cli.config import load_config_dict
@@ -86,7 +86,7 @@ def test_shape_pass_matches_the_engine_and_shipped_configs_pass(path):
         pytest.skip("its data is not on this machine")
     shape = tuple(data.sample_shape)
     model = build_model(cfg.model, shape, data.n_classes, np.random.default_rng(0), cfg.train.dtype)
-    got = config_rows(cfg.model, shape, cfg.train.dtype)
+    got = config_rows(resolve_units(cfg.model, data.n_classes), shape, cfg.train.dtype)
     want = model.summary(shape)
     assert [(r.index, r.output_shape, r.n_params) for r in got] == [
         (r.index, r.output_shape, r.n_params) for r in want
@@ -95,7 +95,12 @@ def test_shape_pass_matches_the_engine_and_shipped_configs_pass(path):
     buffers = len(build_optimizer(cfg.optimizer).buffer_names)
     built = check_memory(model, shape, cfg.train.batch_size, True, buffers)
     planned = preflight_config(
-        cfg.model, shape, cfg.train.batch_size, True, cfg.train.dtype, buffers
+        resolve_units(cfg.model, data.n_classes),
+        shape,
+        cfg.train.batch_size,
+        True,
+        cfg.train.dtype,
+        buffers,
     )
     # the built model's weights and gradients are allocated already: not counted again
     assert built.total == planned.total - planned.params - planned.grads
