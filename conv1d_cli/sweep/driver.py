@@ -174,6 +174,8 @@ class _Driver:
 
     def _next(self, peek: bool = False) -> TrialRecord | None:
         for r in self.records:
+            if r.index >= self.search.total:  # beyond a run_cap lowered since
+                continue
             if not r.finished and r.index not in self.running and r.index not in self.held:
                 return r
         if len(self.records) < self.search.total:
