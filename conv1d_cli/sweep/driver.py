@@ -118,6 +118,9 @@ def run_sweep(
             f"sweep interrupted: {stopped} trials stopped and saved; resume with: {resume_command}",
             signal.SIGINT,
         ) from None
+    except BaseException:
+        driver.stop_all()  # never leave trials running behind an error
+        raise
     finally:
         progress.close()
         executor.close()
