@@ -25,29 +25,16 @@ ACTIVATION_BUDGET_BYTES = 64 * 2**20
 
 
 def normalize_samples(x: np.ndarray, stats: dict[str, Any]) -> np.ndarray:
-    """Raw samples (N, C, L) -> float32 (N, C, L) normalized as training normalized them.
+    """Raw samples (N, C, L) -> float32 (N, C, L), normalized exactly as training normalized
+    them: the data pipeline's own ``apply_normalization`` with the checkpoint's statistics."""
+    from conv1d_cli.data.normalization import apply_normalization
 
-    ``stats`` is the checkpoint's ``{"method", "shift", "scale"}``: ``(x - shift[c]) /
-    scale[c]`` computed like the data pipeline does (float32 statistics; float64 data stays
-    float64 until the end); ``per_sample``: each sample and channel standardized over its
-    length in float64 (population std, a std of 0 replaced by 1).
-    """
-    if stats.get("method") == "per_sample":
-        x = np.asarray(x, dtype=np.float64)
-        mean = x.mean(axis=2, keepdims=True)
-        std = x.std(axis=2, keepdims=True)
-        std[std == 0] = 1.0
-        return ((x - mean) / std).astype(np.float32)
-    channels = x.shape[1]
-    shift = np.asarray(stats["shift"], dtype=np.float32)
-    scale = np.asarray(stats["scale"], dtype=np.float32)
-    if shift.shape != (channels,) or scale.shape != (channels,):
+    channels = np.shape(stats["shift"])[0] if "shift" in stats else x.shape[1]
+    if channels != x.shape[1]:
         raise DataError(
-            f"the stored normalization has {shift.size} channels but the samples have {channels}"
+            f"the stored normalization has {channels} channels but the samples have {x.shape[1]}"
         )
-    out = x - shift[None, :, None]
-    np.divide(out, scale[None, :, None], out=out)
-    return out.astype(np.float32, copy=False)
+    return apply_normalization(x, stats)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

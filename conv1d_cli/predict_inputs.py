@@ -13,6 +13,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,8 +43,12 @@ class PredictInput:
         yield from _csv_batches(Path(self.origin), *self.csv_spec, size)
 
 
-def read_predict_input(path: Path, label_column: str = "label") -> PredictInput:
-    """The raw samples of ``path``; a DataError naming the file for anything unreadable."""
+def read_predict_input(path: Path, data_cfg: Any, length: int) -> PredictInput:
+    """The raw samples of ``path``; a DataError naming the file for anything unreadable.
+
+    ``data_cfg`` is the run's data config (its CSV label column, how .ts files fill missing
+    values); ``length`` the network's input length (.ts series are padded to it).
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(f"INPUT {path}: no such file or folder")
@@ -55,9 +60,9 @@ def read_predict_input(path: Path, label_column: str = "label") -> PredictInput:
     if suffix == ".npz":
         return _npz(path)
     if suffix == ".csv":
-        return _csv(path, label_column)
+        return _csv(path, data_cfg.label_column)
     if suffix in (".ts", ".tsv"):
-        return _archive(path, suffix)
+        return _archive(path, suffix, data_cfg.missing, length)
     if _looks_like_idx(path):
         return _idx_file(path)
     raise DataError(f"INPUT {path}: unknown kind of file; conv1d predict reads {SUFFIXES}")
@@ -144,20 +149,20 @@ def _csv_batches(
             yield np.array(values, dtype=np.float32), y
 
 
-def _archive(path: Path, suffix: str) -> PredictInput:
-    """UEA/UCR .ts and .tsv files, through the data readers (labels included)."""
-    from conv1d_cli.config import DataConfig
-    from conv1d_cli.data import read_raw
+def _archive(path: Path, suffix: str, missing: str, length: int) -> PredictInput:
+    """A UEA/UCR .ts or .tsv file (labels optional); shorter series are padded at the end with
+    zeros to the network's length, as training padded them to the longest."""
+    from conv1d_cli.data import ts
 
-    kind = {".ts": "ts", ".tsv": "ucr"}[suffix]
-    try:
-        cfg = DataConfig(dataset=kind, path=str(path))
-    except ValueError:
-        raise DataError(
-            f"INPUT {path}: this conv1d cannot read {suffix} files; it reads {SUFFIXES}"
-        ) from None
-    raw = read_raw(cfg, "eval")
-    return PredictInput(str(path), len(raw.x_train), x=raw.x_train, y=raw.y_train)
+    series = (ts.parse_tsv if suffix == ".tsv" else ts.parse_ts)(path, missing)
+    if not series.x:
+        raise DataError(f"{path}: the file holds no series")
+    longest = max(length, *(x.shape[1] for x in series.x))
+    x = np.zeros((len(series.x), series.x[0].shape[0], longest))
+    for n, values in enumerate(series.x):
+        x[n, :, : values.shape[1]] = values
+    labelled = len(series.labels) == len(series.x) and all(series.labels)
+    return PredictInput(str(path), len(x), x=x, y=np.array(series.labels) if labelled else None)
 
 
 def _looks_like_idx(path: Path) -> bool:

@@ -135,7 +135,7 @@ def predict_file(
     loaded = model or load_model(target)
     if top is not None and not 1 <= top <= loaded.n_classes:
         raise Conv1dError(f"--top {top}: must be between 1 and {loaded.n_classes} (the classes)")
-    source = read_predict_input(input_path, loaded.config.data.label_column)
+    source = read_predict_input(input_path, loaded.config.data, loaded.input_shape[1])
     writer = RowWriter(handle, loaded.class_names, json_lines, top)
     done, correct, labelled = 0, 0, True
     if source.x is not None:

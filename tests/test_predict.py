@@ -146,3 +146,26 @@ def test_out_is_never_overwritten_without_force(run, tmp_path):
         "short.npy",
         "x.npy",
     ]
+
+
+def test_ts_and_tsv_archive_files(run, tmp_path):
+    from ts_files import ts_text, tsv_text
+
+    run_dir, x, y = run
+    model = load_model(run_dir)
+    short = [x[0, :, :30], *x[1:10]]  # one series 2 shorter: padded with zeros at the end
+    padded = x[:10].copy()
+    padded[0, :, 30:] = 0
+    expected = list(model.predict(padded))
+    path = tmp_path / "new.ts"
+    path.write_text(ts_text(short, list(y[:10]), ["high", "low", "mid"]))
+    code, out, err = _predict(run_dir, path)
+    assert code == 0, err
+    assert [r["label"] for r in _rows(out)] == expected
+    assert "accuracy" in err
+    uni_dir, xu, yu = train_run(tmp_path / "uni", channels=1, epochs=1)
+    tsv = tmp_path / "new.tsv"
+    tsv.write_text(tsv_text(list(xu[:8]), list(yu[:8]), xu.shape[2]))
+    code, out, err = _predict(uni_dir, tsv)
+    assert code == 0, err
+    assert [r["label"] for r in _rows(out)] == list(load_model(uni_dir).predict(xu[:8]))

@@ -1,0 +1,232 @@
+"""``Conv1dClassifier``: a conv1d network as a scikit-learn estimator.
+
+``fit`` runs the same Trainer as ``conv1d train`` (no second training loop), in memory: no run
+directory is written unless ``runs_dir`` is given. Predictions go through the one inference
+path (``conv1d_cli.inference``), with the normalization statistics of the training data.
+
+    Conv1dClassifier(config="configs/mnist1d.yaml", overrides={"train.epochs": 5}).fit(X, y)
+
+X is (n, length) for one channel or (n, channels, length); y any labels scikit-learn accepts.
+The config's last dense layer gets as many units as y has classes, and ``data.view`` follows X
+(a view of the same size, such as [28, 28] for 784 values, is kept).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from conv1d_cli.inference import LoadedModel
+from conv1d_cli.progress import SilentReporter
+from conv1d_cli.train import Trainer
+
+# A small network for any length >= 1: the default when no config is given.
+DEFAULT_CONFIG: dict[str, Any] = {
+    "data": {"normalize": "standardize", "val_split": 0.0},
+    "model": {
+        "layers": [
+            {"type": "conv1d", "channels": 16, "kernel": 5, "padding": "same"},
+            {"type": "relu"},
+            {"type": "conv1d", "channels": 16, "kernel": 3, "padding": "same"},
+            {"type": "relu"},
+            {"type": "globalavgpool1d"},
+            {"type": "dense", "units": 2},
+        ]
+    },
+    "optimizer": {"type": "adam", "lr": 0.01},
+    "train": {"epochs": 20, "batch_size": 32},
+    "output": {"monitor": "train_loss", "plots": False},
+}
+
+
+class MemoryLog:
+    """Stands in for MetricsLog: keeps the epoch rows in memory, writes no file."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.rows: list[dict[str, float]] = []
+
+    def truncate_to_epoch(self, epoch: int) -> list[dict[str, float]]:
+        return []
+
+    def append(self, row: dict[str, float], line: str) -> None:
+        self.rows.append(dict(row))
+
+
+class InMemoryTrainer(Trainer):
+    """The Trainer's loop with its files replaced: the best weights are kept in memory."""
+
+    metrics_log_type = MemoryLog
+    best_state: dict[str, np.ndarray] | None = None
+
+    def _save(self, kind: str, row: dict[str, float]) -> None:
+        if kind == "best":
+            self.best_state = self.model.state_dict()
+
+    def _write_summary(self, test: Any = None, extra: Any = None) -> dict[str, Any]:
+        return {"status": self.state.status, "epochs_completed": self.state.epoch}
+
+    def _plot(self) -> None:
+        pass
+
+    def _test_metrics(self) -> None:
+        if self.best_state is not None:  # end on the best weights, like conv1d eval
+            self.model.load_state_dict(self.best_state)
+
+    def _interrupt(self) -> None:
+        raise KeyboardInterrupt  # nothing to resume: there is no run directory
+
+
+class Conv1dClassifier(ClassifierMixin, BaseEstimator):
+    """A 1-D CNN classifier trained by conv1d's NumPy engine.
+
+    Parameters
+    ----------
+    config : path to a YAML config, a config mapping, or None for ``DEFAULT_CONFIG``.
+    overrides : dotted keys as for ``--set``, e.g. ``{"train.epochs": 5, "optimizer.lr": 0.01}``.
+    random_state : int seed (weights, shuffling, dropout); None uses the config's ``seed``, so
+        repeated fits give the same network.
+    verbose : 0 silent, 1 one line per epoch on stderr.
+    runs_dir : None trains in memory; a folder writes a normal run directory there.
+    """
+
+    def __init__(
+        self,
+        config: str | Path | Mapping[str, Any] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        random_state: int | None = None,
+        verbose: int = 0,
+        runs_dir: str | Path | None = None,
+    ) -> None:
+        self.config = config
+        self.overrides = overrides
+        self.random_state = random_state
+        self.verbose = verbose
+        self.runs_dir = runs_dir
+
+    # ------------------------------------------------------------------------------- fit
+    def fit(self, X: Any, y: Any) -> Conv1dClassifier:
+        """Train on X (n, length) or (n, channels, length) and labels y (n,)."""
+        X, y = validate_data(self, X, y, allow_nd=True, dtype=[np.float32, np.float64])
+        check_classification_targets(y)
+        self.classes_, y_index = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(f"y has {len(self.classes_)} class; a classifier needs at least 2")
+        samples = _as_3d(X)
+        cfg = self._resolve_config(samples.shape[1:], len(self.classes_))
+        data = self._dataset(samples, y_index, cfg)
+        trainer = self._trainer(cfg, data)
+        trainer.fit()
+        self.model_ = LoadedModel(
+            trainer.model, cfg, tuple(map(str, self.classes_)), data.sample_shape,
+            data.normalization,
+        )  # fmt: skip
+        self.history_ = list(trainer.rows)
+        self.run_dir_ = None if isinstance(trainer, InMemoryTrainer) else trainer.run_dir
+        return self
+
+    def _resolve_config(self, sample_shape: tuple[int, ...], n_classes: int) -> Any:
+        from conv1d_cli.config import load_config, load_config_dict
+
+        if self.config is None:
+            raw, source = json.loads(json.dumps(DEFAULT_CONFIG)), "Conv1dClassifier default"
+        elif isinstance(self.config, str | Path):
+            raw, source = load_config(Path(self.config)).model_dump(mode="json"), str(self.config)
+        else:
+            raw, source = json.loads(json.dumps(dict(self.config))), "Conv1dClassifier(config=)"
+        channels, length = sample_shape
+        data = dict(raw.get("data") or {})
+        view = data.get("view")
+        if view is None or int(np.prod(view)) != channels * length:
+            data["view"] = [channels, length]
+        raw["data"] = data
+        layers = (raw.get("model") or {}).get("layers") or []
+        if (
+            layers
+            and isinstance(layers[-1], dict)
+            and layers[-1].get("type") in ("dense", "linear")
+        ):
+            layers[-1] = {**layers[-1], "units": n_classes}
+        overrides = [f"{key}={json.dumps(value)}" for key, value in (self.overrides or {}).items()]
+        if self.random_state is not None:
+            overrides.append(f"seed={int(self.random_state)}")
+        return load_config_dict(raw, source, overrides)
+
+    def _dataset(self, samples: np.ndarray, y_index: np.ndarray, cfg: Any) -> Any:
+        from conv1d_cli.data.dataset import RawData
+        from conv1d_cli.data.prepare import prepare
+
+        raw = RawData(
+            samples, y_index, samples[:0], y_index[:0],  # an empty test split: train on all
+            origin="fit(X, y)", class_names=tuple(map(str, self.classes_)),
+        )  # fmt: skip
+        return prepare(raw, cfg.data, cfg.seed)
+
+    def _trainer(self, cfg: Any, data: Any) -> Trainer:
+        from conv1d_cli.build import build_loss, build_model, build_optimizer
+        from conv1d_cli.progress import make_reporter
+
+        rng = np.random.default_rng(cfg.seed)
+        model = build_model(cfg.model, data.sample_shape, data.n_classes, rng, cfg.train.dtype)
+        reporter = SilentReporter()
+        if self.verbose:
+            from rich.console import Console
+
+            reporter = make_reporter(Console(stderr=True, highlight=False), quiet=False)
+        parts = (cfg, model, build_loss(cfg.loss), build_optimizer(cfg.optimizer), data, rng)
+        if self.runs_dir is None:
+            return InMemoryTrainer(*parts, Path("(in memory)"), reporter)
+        from conv1d_cli.config import config_to_yaml
+        from conv1d_cli.runs import atomic_write_text, create_run_dir
+
+        run_dir = create_run_dir(Path(self.runs_dir), cfg.name or "estimator")
+        atomic_write_text(run_dir / "config.yaml", config_to_yaml(cfg))
+        return Trainer(*parts, run_dir, reporter)
+
+    # ----------------------------------------------------------------------- predictions
+    def _samples(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, allow_nd=True, dtype=[np.float32, np.float64])
+        samples = _as_3d(X)
+        if samples.shape[1:] != self.model_.input_shape:
+            raise ValueError(
+                f"X has samples of shape {X.shape[1:]} but the network was fitted on "
+                f"{_fitted_shape(self.model_.input_shape, X.ndim)}"
+            )
+        return samples
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """(n, n_classes) class probabilities, columns in the order of ``classes_``."""
+        samples = self._samples(X)
+        return self.model_.predict_proba(samples)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """(n,) predicted labels, values of ``classes_``."""
+        samples = self._samples(X)
+        logits = self.model_.logits(samples)
+        return self.classes_[np.argmax(logits, axis=1)]
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True  # (n, channels, length) is accepted too
+        tags.non_deterministic = False  # the seed fixes every draw
+        return tags
+
+
+def _as_3d(X: np.ndarray) -> np.ndarray:
+    """(n, length) -> (n, 1, length); (n, channels, length) as it is."""
+    if X.ndim == 2:
+        return X[:, None, :]
+    if X.ndim == 3:
+        return X
+    raise ValueError(f"X must be (n, length) or (n, channels, length), got shape {X.shape}")
+
+
+def _fitted_shape(shape: tuple[int, int], ndim: int) -> str:
+    return f"({shape[1]},) (n, length)" if shape[0] == 1 and ndim == 2 else f"{shape}"

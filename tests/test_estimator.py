@@ -1,0 +1,121 @@
+"""Conv1dClassifier: scikit-learn's estimator checks, clone, cross-validation, pipelines, grid
+search, and the same network as `conv1d train` from the same data and config."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from trained_runs import signals, train_run
+
+from conv1d_cli import Conv1dClassifier, load_model
+
+FAST = {"train.epochs": 3}
+
+# All of scikit-learn 1.9's checks apply and pass: fit accepts any finite float X with at least
+# one column (a length-1 sequence is still a sequence for padding 'same' and global pooling),
+# labels of any type, and is deterministic for a given random_state (or the config's seed).
+# check_array_api_input is skipped by scikit-learn itself unless SCIPY_ARRAY_API is set; the
+# engine is NumPy only, so it would not apply.
+EXPECTED_FAILED_CHECKS: dict[str, str] = {}
+
+
+@parametrize_with_checks(
+    [Conv1dClassifier(overrides=FAST)],
+    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def signal_data():
+    x, y = signals(150, 2, 32, seed=0)
+    return x, y
+
+
+def test_clone_keeps_parameters_and_drops_the_fit(signal_data):
+    x, y = signal_data
+    model = Conv1dClassifier(config={"model": {"layers": [{"type": "flatten"}, {"type": "dense",
+                             "units": 3}]}}, overrides=FAST, random_state=3).fit(x, y)  # fmt: skip
+    twin = clone(model)
+    assert twin.get_params() == model.get_params()
+    assert not hasattr(twin, "model_")
+    np.testing.assert_array_equal(twin.fit(x, y).predict_proba(x), model.predict_proba(x))
+
+
+def test_cross_val_score_pipeline_and_grid_search(signal_data):
+    x, y = signal_data
+    scores = cross_val_score(Conv1dClassifier(overrides=FAST), x, y, cv=3)
+    assert scores.shape == (3,) and np.all(scores > 0.5)  # three classes: chance is 1/3
+    flat = x[:, 0, :]  # one channel: X (n, length)
+    pipeline = make_pipeline(FunctionTransformer(np.abs), Conv1dClassifier(overrides=FAST))
+    assert pipeline.fit(flat, y).score(flat, y) > 0.5
+    search = GridSearchCV(
+        Conv1dClassifier(),
+        {"overrides": [{"train.epochs": 1}, {"train.epochs": 4}], "random_state": [0, 1]},
+        cv=2,
+    )
+    search.fit(x, y)
+    assert set(search.best_params_) == {"overrides", "random_state"}
+    assert search.predict(x).shape == (150,)
+
+
+def test_labels_come_back_as_given(signal_data):
+    x, y = signal_data
+    codes = np.where(y == "low", 10, np.where(y == "mid", 20, 30))
+    model = Conv1dClassifier(overrides=FAST).fit(x, codes)
+    assert model.classes_.tolist() == [10, 20, 30]
+    assert set(model.predict(x).tolist()) <= {10, 20, 30}
+    assert model.predict_proba(x).shape == (150, 3)
+
+
+def test_fit_writes_nothing_unless_asked(signal_data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    x, y = signal_data
+    Conv1dClassifier(overrides=FAST).fit(x, y)
+    assert list(tmp_path.iterdir()) == []
+    model = Conv1dClassifier(overrides=FAST, runs_dir=tmp_path / "runs").fit(x, y)
+    assert (model.run_dir_ / "checkpoints" / "best.safetensors").is_file()
+    reloaded = load_model(model.run_dir_)
+    np.testing.assert_allclose(reloaded.predict_proba(x), model.predict_proba(x), atol=1e-7)
+
+
+def test_the_same_training_as_conv1d_train(tmp_path):
+    """Same data, config and seed: the estimator's network is the CLI run's, weight for weight
+    (it runs the same Trainer), so their predictions are identical."""
+    run_dir, x_test, _ = train_run(tmp_path)
+    config = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    train = np.load(tmp_path / "signals.npz")
+    model = Conv1dClassifier(config=config).fit(train["x"], train["y"])
+    np.testing.assert_array_equal(
+        model.predict_proba(x_test), load_model(run_dir).predict_proba(x_test)
+    )
+    assert len(model.history_) == config["train"]["epochs"]
+
+
+def test_config_file_and_verbose(tmp_path, capsys, signal_data):
+    x, y = signal_data
+    path = tmp_path / "net.yaml"
+    path.write_text(
+        "model:\n  layers:\n    - {type: conv1d, channels: 4, kernel: 3}\n"
+        "    - {type: relu}\n    - {type: flatten}\n    - {type: dense, units: 99}\n"
+        "data: {val_split: 0.0}\noutput: {monitor: train_loss}\n"
+    )
+    model = Conv1dClassifier(config=path, overrides={"train.epochs": 2}, verbose=1).fit(x, y)
+    assert "epoch 2/2" in capsys.readouterr().err
+    assert model.model_.model.output_shape((2, 32)) == (3,)  # units follow the classes
+
+
+def test_bad_input_is_a_value_error(signal_data):
+    x, y = signal_data
+    model = Conv1dClassifier(overrides=FAST).fit(x, y)
+    with pytest.raises(ValueError, match=r"fitted on \(2, 32\)"):
+        model.predict(x[:, :, :20])
+    with pytest.raises(ValueError):
+        Conv1dClassifier().fit(x[:, 0], np.zeros(150))  # one class
