@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from conv1d_cli.build import build_loss, build_model, build_optimizer, resolve_units
+from conv1d_cli.build import build_loss, build_model, build_optimizer
 from conv1d_cli.config import Config, config_diff, config_to_yaml, load_config, load_config_dict
 from conv1d_cli.data import Dataset, load_dataset
 from conv1d_cli.errors import CheckpointError, ConfigError, DataError
@@ -130,9 +130,9 @@ def preflight_training(cfg: Config, data: Dataset) -> None:
     batch = min(train.batch_size, max(1, len(data.y_train)))
     eval_batch = min(train.eval_batch_size, max(1, len(data.y_val), len(data.y_test)))
     what = f"training {cfg.name}" if cfg.name else "training"
-    model_cfg = resolve_units(cfg.model, data.n_classes)  # a last dense may leave units out
-    preflight_config(model_cfg, shape, batch, True, train.dtype, buffers, what)
-    preflight_config(model_cfg, shape, eval_batch, False, train.dtype, what="evaluation")
+    k = data.n_classes
+    preflight_config(cfg.model, shape, batch, True, train.dtype, buffers, what, n_classes=k)
+    preflight_config(cfg.model, shape, eval_batch, False, train.dtype, "evaluation", n_classes=k)
 
 
 def _check_monitor(cfg: Config, data: Dataset) -> None:

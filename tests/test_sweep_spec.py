@@ -155,6 +155,10 @@ BAD = [
         "1 trial configs are invalid: trial-001 (train.epochs=0): train.epochs",
     ),
     ("parameters: {}", "parameters (line 2): got a mapping"),
+    (
+        "parameters: {data.val_split: {values: [0.2, 0]}, output.monitor: {value: train_acc}}",
+        "trial-001 (data.val_split=0): metric.name val_acc needs a validation split",
+    ),
 ]
 
 
@@ -206,11 +210,12 @@ def test_dry_run_prints_every_trial_and_runs_nothing(tmp_path):
           train.batch_size: {values: [8, 16]}
         """,
     )
-    result = runner.invoke(app, ["sweep", str(path), "--dry-run"], env={"COLUMNS": "200"})
+    result = runner.invoke(app, ["sweep", str(path), "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert "4 trials, every config valid" in result.stdout
-    for name in ("trial-000", "trial-003"):
-        assert name in result.stdout
+    lines = result.stdout.splitlines()
+    assert "4 trials, every config valid" in lines
+    assert "trial-000 optimizer.lr=0.1 train.batch_size=8" in lines
+    assert "trial-003 optimizer.lr=0.01 train.batch_size=16" in lines
     assert not (tmp_path / "runs").exists()
 
 
@@ -254,3 +259,14 @@ def test_bayes_checks_the_corners_of_its_space(tmp_path):
     assert result.exit_code == 2
     assert "points of the search space are invalid" in result.stderr
     assert "train.epochs=0" in result.stderr
+
+
+def test_sweep_names_follow_the_run_name_rule(tmp_path):
+    from conv1d_cli.commands import RUN_NAME
+    from conv1d_cli.sweep.plan import SWEEP_NAME
+
+    assert SWEEP_NAME.pattern == RUN_NAME.pattern
+    path = _sweep(tmp_path, "name: no/slash\nparameters: {optimizer.lr: {value: 0.1}}\n")
+    result = runner.invoke(app, ["sweep", str(path), "--dry-run"])
+    assert result.exit_code == 2
+    assert "name 'no/slash': a sweep name may hold letters" in result.stderr

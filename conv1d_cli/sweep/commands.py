@@ -27,6 +27,12 @@ def print_plan(plan: Plan, out: Console) -> None:
         markup=False,
     )
     keys = list(spec.parameters)
+    if plan.trials and not out.is_terminal:  # piped: one greppable line per trial
+        out.print(f"{len(plan.trials)} trials, every config valid", markup=False)
+        for index, params in enumerate(plan.trials):
+            cells = " ".join(f"{k}={_show(params[k])}" for k in keys)
+            out.print(f"trial-{index:03d} {cells}", markup=False, soft_wrap=True)
+        return
     if plan.trials:
         table = Table(title=f"{len(plan.trials)} trials, every config valid", title_justify="left")
         table.add_column("trial")

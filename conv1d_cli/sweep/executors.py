@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+TASK_LOST = -1000  # poll: the executor lost the task itself (no exit code is negative this far)
 
 
 @dataclass(frozen=True)
