@@ -43,9 +43,18 @@ CONFIGS = [
     ("deep", "benchmarks/deep.yaml"),
 ]
 TARGET_TORCH_RATIO = 1.25  # numpy epoch time / torch epoch time, on mnist and deep
+# The time-series templates, timed like the configs on a GunPoint-sized input with their own
+# batch size; their PyTorch twins mirror the built network (benchmarks/torch_mirror.py).
+TEMPLATES = [
+    ("fcn", "configs/templates/fcn.yaml"),
+    ("resnet1d", "configs/templates/resnet1d.yaml"),
+    ("inception", "configs/templates/inception.yaml"),
+]
+TEMPLATE_SHAPE = (1, 150)
+TARGET_TEMPLATE_RATIO = 1.1
 TARGET_LOOP_SPEEDUP = 100  # engine vs direct loops, course network
 TARGET_FASHION_MB = 1024
-SECTIONS = ("layers", "configs", "loops", "scaling", "memory")
+SECTIONS = ("layers", "configs", "templates", "loops", "scaling", "memory")
 CTX = mp.get_context("spawn")  # a fresh interpreter per measurement: clean memory, no forks
 
 
@@ -88,10 +97,17 @@ class Worker:
         return memory
 
 
-def compare_config(name: str, path: str, engines: list[str], args: Any) -> dict:
+def compare_config(
+    name: str,
+    path: str,
+    engines: list[str],
+    args: Any,
+    shape: tuple[int, int] = (1, 784),
+    batch: int = 64,
+) -> dict:
     cfg = load_config(ROOT / path)
-    batch, eval_batch = 64, cfg.train.eval_batch_size
-    pool = {e: Worker(e, str(ROOT / path), (1, 784), args.threads) for e in engines}
+    eval_batch = cfg.train.eval_batch_size
+    pool = {e: Worker(e, str(ROOT / path), shape, args.threads) for e in engines}
     # Warm up every engine, then size a repeat from the engine's own step time.
     for w in pool.values():
         w.ask("train", batch, 3)
@@ -121,6 +137,7 @@ def compare_config(name: str, path: str, engines: list[str], args: Any) -> dict:
     train = {e: [v[i] for i in keep] for e, v in train.items()}
     evals = {e: [v[i] for i in keep] for e, v in evals.items()}
     row: dict[str, Any] = {"config": name, "path": path, "batch": batch, "steps": steps}
+    row["shape"] = list(shape)
     row["rounds_used"], row["rounds_run"] = len(keep), len(busy)
     row["others_cpu"] = round(max(busy[i] for i in keep), 3)
     for e, w in pool.items():
@@ -141,6 +158,16 @@ def compare_config(name: str, path: str, engines: list[str], args: Any) -> dict:
             np.median([t / n for n, t in zip(evals["numpy"], evals["torch"], strict=True)])
         )
     return row
+
+
+def compare_templates(engines: list[str], args: Any) -> list[dict]:
+    """Each template against its PyTorch twin: same input shape, its batch size, same threads."""
+    rows = []
+    for name, path in TEMPLATES:
+        print(f"template {name} ...", flush=True)
+        batch = load_config(ROOT / path).train.batch_size
+        rows.append(compare_config(name, path, engines, args, TEMPLATE_SHAPE, batch))
+    return rows
 
 
 # --------------------------------------------------------------------------------- loops
@@ -323,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, path in CONFIGS[1:]:
                 print(f"config {name}, 1 thread ...", flush=True)
                 results["configs_1_thread"].append(compare_config(name, path, engines, one))
+    if "templates" in args.sections:
+        results["templates"] = compare_templates(engines, args)
     if "loops" in args.sections:
         print("direct loops ...", flush=True)
         results["loops"] = run_loops(4 if args.quick else 8, 2 if args.quick else 3, args.threads)
@@ -340,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     results["targets"] = report.targets(
         results, TARGET_TORCH_RATIO, TARGET_LOOP_SPEEDUP, TARGET_FASHION_MB
     )
+    results["targets"].update(report.template_targets(results, TARGET_TEMPLATE_RATIO))
     text = report.markdown(results)
     print()
     print(text)

@@ -55,6 +55,45 @@ def targets(results: dict, torch_ratio: float, loop_speedup: float, fashion_mb: 
     return out
 
 
+def template_targets(results: dict, torch_ratio: float) -> dict:
+    """Each time-series template's epoch time against its PyTorch twin."""
+    out: dict[str, Any] = {}
+    for row in results.get("templates", []):
+        ratio = row.get("epoch_time_ratio_numpy_over_torch")
+        out[f"template {row['config']}: epoch time <= {torch_ratio}x PyTorch"] = _check(
+            ratio, ratio is not None and ratio <= torch_ratio
+        )
+    return out
+
+
+def templates_markdown(results: dict) -> list[str]:
+    """The templates' table: train speed of each engine and the epoch-time ratio."""
+    rows_in = results.get("templates")
+    if not rows_in:
+        return []
+    has_torch = results["meta"]["torch"] is not None
+    header = ["template", "batch", "input", "train samples/s", "eval samples/s"]
+    header += ["torch train/s", "torch eval/s", "epoch time numpy/torch"] if has_torch else []
+    header += ["rounds kept", "others' CPU"]
+    rows = []
+    for r in rows_in:
+        n = r["numpy"]
+        row = [f"{r['config']} (`{r['path']}`)", r["batch"], "x".join(map(str, r["shape"]))]
+        row += [_n(n["train_samples_per_s"]), _n(n["eval_samples_per_s"])]
+        if has_torch:
+            t = r["torch"]
+            row += [_n(t["train_samples_per_s"]), _n(t["eval_samples_per_s"]), _ratio_cell(r)]
+        row += [f"{r['rounds_used']}/{r['rounds_run']}", f"{r['others_cpu']:.0%}"]
+        rows.append(row)
+    return [
+        "### Time-series templates (`configs/templates/`) against their PyTorch twins",
+        _table(header, rows),
+        "Each template's own batch size on a GunPoint-sized input (1 channel, 150 samples). The "
+        "twin is the built network mirrored layer by layer, blocks included, with the same "
+        "weights (`benchmarks/torch_mirror.py`).",
+    ]
+
+
 def _check(value: float | None, ok: bool) -> dict:
     status = "not measured" if value is None else ("met" if ok else "not met")
     return {"value": value, "status": status}
@@ -150,6 +189,7 @@ def markdown(results: dict) -> str:
                 rows,
             )
         )
+    parts += templates_markdown(results)
     if "loops" in results:
         lp = results["loops"]
         parts.append("### Direct loops (course network, `benchmarks/reference_loops.py`)")
@@ -267,6 +307,9 @@ if installed (`.venv/bin/pip install torch==2.13.0`); without it the torch colum
 - `bench.py` runs the sections; `workers.py` holds what runs in fresh processes (one per engine,
   with the same thread count, alternated repeat by repeat so ratios share the same minutes);
 - `torch_reference.py` builds the same network in PyTorch from the same config and weights;
+  `torch_mirror.py` mirrors any built network (residual and parallel blocks too), for the
+  templates; `templates_torch.py` holds hand-written FCN/ResNet/InceptionTime twins and
+  `recipe_torch.py` trains them on an npz to try a training recipe quickly;
 - `reference_loops.py` is the course network as course notebooks write it (loops over samples,
   output channels and positions), checked against the engine's gradients before it is timed;
 - `layers.py` times single layers; `deep.yaml` is the deeper config; `report.py` writes the

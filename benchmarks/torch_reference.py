@@ -40,6 +40,10 @@ def _conv(spec: Any, shape: tuple[int, ...]) -> list[nn.Module]:
 
 def build_torch_model(model_cfg: Any, input_shape: tuple[int, int], numpy_model: Any):
     """torch.nn.Sequential equal to ``numpy_model`` (built from ``model_cfg``), same weights."""
+    if any(spec.type in ("residual", "parallel") for spec in model_cfg.layers):
+        from torch_mirror import mirror_model  # blocks: mirror the built network instead
+
+        return mirror_model(numpy_model, input_shape)
     shape: tuple[int, ...] = tuple(input_shape)
     mods: list[nn.Module] = []
     for spec, layer in zip(model_cfg.layers, numpy_model.layers, strict=True):

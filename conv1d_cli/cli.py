@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from conv1d_cli import __version__
+from conv1d_cli.cli_runs import runs_command
 from conv1d_cli.errors import ConfigError, Conv1dError
-from conv1d_cli.nn import keep_freed_memory
 
 app = typer.Typer(
     name="conv1d",
@@ -72,17 +72,35 @@ def _user_errors(ctx: typer.Context) -> Iterator[None]:
     except KeyboardInterrupt:
         _stderr().print("interrupted", markup=False)
         raise typer.Exit(130) from None
+    except OSError as exc:
+        _storage_error(exc, debug)  # disk full & co outside the run-file writers: exit 4
+        _unexpected(exc, debug)
     except Exception as exc:
-        if debug:
-            traceback.print_exc()
-        first = (str(exc).strip().splitlines() or [""])[0]
-        _stderr().print(
-            f"error: unexpected {type(exc).__name__}: {first} "
-            "(rerun with --debug for the traceback)",
-            markup=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(1) from None
+        _unexpected(exc, debug)
+
+
+def _storage_error(exc: OSError, debug: bool) -> None:
+    from conv1d_cli.atomic import STORAGE_ERRORS
+
+    if exc.errno not in STORAGE_ERRORS:
+        return
+    if debug:
+        traceback.print_exc()
+    where = f" while writing {exc.filename}" if exc.filename else ""
+    _stderr().print(f"error: {STORAGE_ERRORS[exc.errno]}{where}", markup=False, soft_wrap=True)
+    raise typer.Exit(4) from None
+
+
+def _unexpected(exc: Exception, debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
+    first = (str(exc).strip().splitlines() or [""])[0]
+    _stderr().print(
+        f"error: unexpected {type(exc).__name__}: {first} (rerun with --debug for the traceback)",
+        markup=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(1) from None
 
 
 def _version(value: bool) -> None:
@@ -108,7 +126,11 @@ def main_options(
     ctx.obj = {"debug": debug}
     # The command owns its process, so it may tune malloc: training reuses the same large blocks
     # every step (conv1d_cli/nn/alloc.py). A library import of conv1d_cli.nn changes nothing.
-    keep_freed_memory()
+    # `conv1d runs` only reads small files: it skips the engine's import (numpy, scipy) entirely.
+    if ctx.invoked_subcommand != "runs":
+        from conv1d_cli.nn import keep_freed_memory
+
+        keep_freed_memory()
 
 
 # ------------------------------------------------------------------------------------ train
@@ -408,7 +430,9 @@ def outsize(
     n: Annotated[int, typer.Option("--n", help="Input length N_in.", show_default=False)],
     f: Annotated[int, typer.Option("--f", help="Kernel size F.", show_default=False)],
     s: Annotated[int, typer.Option("--s", help="Stride S.")] = 1,
-    p: Annotated[str, typer.Option("--p", help="Padding P per side: an int, same or valid.")] = "0",
+    p: Annotated[
+        str, typer.Option("--p", help="Padding P per side: an int, same, valid or causal.")
+    ] = "0",
     d: Annotated[int, typer.Option("--d", help="Dilation D.")] = 1,
     explain: Annotated[
         bool, typer.Option("--explain", help="Show the formula with the numbers put in.")
@@ -419,11 +443,11 @@ def outsize(
 
     with _user_errors(ctx):
         padding: int | str = p.strip().lower()
-        if padding not in ("same", "valid"):
+        if padding not in ("same", "valid", "causal"):
             try:
                 padding = int(padding)
             except ValueError:
-                _fail(f"--p {p!r}: padding must be a non-negative integer, same or valid")
+                _fail(f"--p {p!r}: padding must be a non-negative integer, same, valid or causal")
         try:
             result = output_size(n, f, s, padding, d)
         except ValueError as exc:
@@ -445,6 +469,12 @@ def _explain(n: int, f: int, s: int, p: int | str, d: int, result: int) -> str:
             f"'same': N_out = ceil(N_in / S) = ceil({n} / {s}) = {result}; padding "
             f"{total} in all ({total // 2} left, {total - total // 2} right)"
         )
+    if p == "causal":
+        left = d * (f - 1)
+        return (
+            f"'causal': padding D(F-1) = {d}*({f}-1) = {left} on the left only; "
+            f"N_out = floor((N_in - 1) / S) + 1 = floor({n - 1} / {s}) + 1 = {result}"
+        )
     pad = 0 if p == "valid" else int(p)
     numerator = n + 2 * pad - d * (f - 1) - 1
     return (
@@ -462,7 +492,10 @@ def summary(
     set_: SetOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Per-layer table: output shape, parameters and multiply-accumulates per sample."""
+    """Per-layer table: output shape, parameters and multiply-accumulates per sample.
+
+    Layers inside residual and parallel blocks follow their block, indented, named by path.
+    """
     from conv1d_cli.commands import summarize_model
     from conv1d_cli.progress import summary_table
 
@@ -474,6 +507,8 @@ def summary(
             "layers": [
                 {
                     "index": row.index,
+                    "path": row.path,  # "3.layers.1" inside blocks (the parameter-name prefix)
+                    "depth": row.depth,
                     "name": str(row.name),
                     "output_shape": list(row.output_shape),
                     "params": row.n_params,
@@ -493,6 +528,43 @@ def summary(
         f"total parameters: {result.total_params:,}   "
         f"multiply-accumulates per sample: {result.total_macs:,}"
     )
+
+
+# ------------------------------------------------------------------------------------ sweep
+@app.command()
+def sweep(
+    ctx: typer.Context,
+    sweep_file: Annotated[
+        Path, typer.Argument(metavar="SWEEP.yaml", help="The sweep file.", show_default=False)
+    ],
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Trials at once (default: the sweep file's).",
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate every trial and print them; run nothing.")
+    ] = False,
+) -> None:
+    """Hyperparameter search: many conv1d train runs from one sweep file (rerun to resume)."""
+    from conv1d_cli.sweep.commands import print_plan, sweep_command
+
+    with _user_errors(ctx):
+        from conv1d_cli.sweep.plan import make_plan
+
+        plan = make_plan(sweep_file)
+        if dry_run:
+            print_plan(plan, _stdout())
+            return
+        sweep_command(plan, sweep_file, workers, _stderr(), _stdout())
+
+
+# ------------------------------------------------------------------------------------- runs
+app.command(name="runs")(runs_command)  # conv1d runs [RUNS_DIR] | compare RUN RUN ... (cli_runs.py)
 
 
 def main() -> None:

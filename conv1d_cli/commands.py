@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,10 @@ from conv1d_cli.config import Config, config_diff, config_to_yaml, load_config, 
 from conv1d_cli.data import Dataset, load_dataset
 from conv1d_cli.errors import CheckpointError, ConfigError, DataError
 from conv1d_cli.inference import load_model
+from conv1d_cli.memory import check_memory, preflight_config
 from conv1d_cli.progress import Reporter
 from conv1d_cli.report import Evaluation, per_class_report, plot_confusion
+from conv1d_cli.runlock import RunLock, acquire_run_lock
 from conv1d_cli.runs import (
     Checkpoint,
     atomic_write_text,
@@ -46,6 +49,7 @@ class TrainingSetup:
     data: Dataset
     trainer: Trainer
     resumed_from: Path | None = None
+    lock: RunLock | None = None  # held until run_training returns: one writer per run
 
 
 @dataclass
@@ -94,22 +98,41 @@ def setup_training(
     cfg = resolve_config(config_path, overrides, name, runs_dir)
     data = load_dataset(cfg.data, cfg.seed)
     _check_monitor(cfg, data)
+    preflight_training(cfg, data)
     rng = np.random.default_rng(cfg.seed)
     model = build_model(cfg.model, data.sample_shape, data.n_classes, rng, cfg.train.dtype)
     check_runs_dir_writable(Path(cfg.output.runs_dir))
     run_dir = create_run_dir(Path(cfg.output.runs_dir), cfg.name or "run")
-    atomic_write_text(run_dir / "config.yaml", config_to_yaml(cfg))
-    trainer = Trainer(
-        cfg,
-        model,
-        build_loss(cfg.loss),
-        build_optimizer(cfg.optimizer),
-        data,
-        rng,
-        run_dir,
-        reporter,
-    )
-    return TrainingSetup(cfg, data, trainer)
+    lock = acquire_run_lock(run_dir, "conv1d train")
+    try:
+        atomic_write_text(run_dir / "config.yaml", config_to_yaml(cfg))
+        trainer = Trainer(
+            cfg,
+            model,
+            build_loss(cfg.loss),
+            build_optimizer(cfg.optimizer),
+            data,
+            rng,
+            run_dir,
+            reporter,
+        )
+    except BaseException:
+        lock.release()
+        raise
+    return TrainingSetup(cfg, data, trainer, lock=lock)
+
+
+def preflight_training(cfg: Config, data: Dataset) -> None:
+    """Refuse (NotEnoughMemory, exit 2) before any weight is allocated: a training batch
+    (weights, gradients, optimizer state, kept activations) and an evaluation batch."""
+    buffers = len(build_optimizer(cfg.optimizer).buffer_names)
+    train, shape = cfg.train, data.sample_shape
+    batch = min(train.batch_size, max(1, len(data.y_train)))
+    eval_batch = min(train.eval_batch_size, max(1, len(data.y_val), len(data.y_test)))
+    what = f"training {cfg.name}" if cfg.name else "training"
+    k = data.n_classes
+    preflight_config(cfg.model, shape, batch, True, train.dtype, buffers, what, n_classes=k)
+    preflight_config(cfg.model, shape, eval_batch, False, train.dtype, "evaluation", n_classes=k)
 
 
 def _check_monitor(cfg: Config, data: Dataset) -> None:
@@ -130,6 +153,26 @@ def _setup_resume(
             f"{checkpoint_path} is not inside a run directory (<run>/checkpoints/); "
             "--resume takes a run directory such as runs/mnist"
         )
+    lock = acquire_run_lock(run_dir, "conv1d train --resume")  # before reading: one writer
+    try:
+        setup = _resume_locked(config_path, overrides, checkpoint_path, run_dir, reporter)
+    except BaseException:
+        lock.release()
+        raise
+    if isinstance(setup, FinishedRun):
+        lock.release()
+    else:
+        setup.lock = lock
+    return setup
+
+
+def _resume_locked(
+    config_path: Path | None,
+    overrides: Sequence[str],
+    checkpoint_path: Path,
+    run_dir: Path,
+    reporter: Reporter | None,
+) -> TrainingSetup | FinishedRun:
     checkpoint = load_checkpoint(checkpoint_path)
     stored = load_config_dict(checkpoint.meta["config"], source=str(checkpoint_path))
     if config_path is not None:
@@ -159,6 +202,7 @@ def _setup_resume(
         normalization=checkpoint.meta["data"]["normalization"],
         class_names=checkpoint.meta["data"]["class_names"],
     )
+    preflight_training(cfg, data)
     rng = np.random.default_rng(cfg.seed)
     model = build_model(cfg.model, data.sample_shape, data.n_classes, rng, cfg.train.dtype)
     _load_weights(model, checkpoint)
@@ -189,7 +233,16 @@ def _load_weights(model: Any, checkpoint: Checkpoint) -> None:
 
 
 def run_training(setup: TrainingSetup) -> RunResult:
-    return setup.trainer.fit()
+    try:
+        return setup.trainer.fit()
+    finally:
+        if setup.lock is not None:
+            setup.lock.release()
+
+
+def run_dir_lock(run_dir: Path | None, command: str) -> AbstractContextManager[Any]:
+    """The run's lock for a command that writes into it (eval), or nothing outside a run."""
+    return nullcontext() if run_dir is None else acquire_run_lock(run_dir, command)
 
 
 # ------------------------------------------------------------------------------------ eval
@@ -228,6 +281,7 @@ def evaluate_checkpoint(target: Path, overrides: Sequence[str] = ()) -> EvalResu
         raise DataError("the test split is empty: nothing to evaluate")
     # The data pipeline already normalized the split with the checkpoint's statistics.
     loaded.config = cfg  # train.eval_batch_size may be overridden
+    check_memory(loaded.model, expected, loaded.batch_size, training=False, what="evaluation")
     logits = loaded.logits(data.x_test, normalized=True)
     predictions = np.argmax(logits, axis=1)
     result = Evaluation(
@@ -249,14 +303,15 @@ def evaluate_checkpoint(target: Path, overrides: Sequence[str] = ()) -> EvalResu
         **details,
     }
     run_dir = run_dir_of(checkpoint_path)
-    if run_dir is not None:
-        write_json(run_dir / "eval.json", report)
-        plot_confusion(
-            np.asarray(details["confusion"]),
-            names,
-            run_dir / "confusion.png",
-            title=f"{run_dir.name}: accuracy {result.accuracy:.4f} (n={result.n})",
-        )
+    with run_dir_lock(run_dir, "conv1d eval"):  # one writer per run: eval writes into it
+        if run_dir is not None:
+            write_json(run_dir / "eval.json", report)
+            plot_confusion(
+                np.asarray(details["confusion"]),
+                names,
+                run_dir / "confusion.png",
+                title=f"{run_dir.name}: accuracy {result.accuracy:.4f} (n={result.n})",
+            )
     return EvalResult(checkpoint_path, run_dir, report)
 
 
@@ -264,7 +319,7 @@ def evaluate_checkpoint(target: Path, overrides: Sequence[str] = ()) -> EvalResu
 @dataclass
 class ModelSummary:
     input_shape: tuple[int, ...]
-    rows: list[Any]  # the engine's LayerInfo: index, name, output_shape, n_params, macs
+    rows: list[Any]  # the engine's LayerInfo: path, depth, name, output_shape, n_params, macs
     total_params: int
     total_macs: int
     data: str
@@ -282,10 +337,11 @@ def summarize_model(config_path: Path, overrides: Sequence[str] = ()) -> ModelSu
 def summarize(model: Any, data: Dataset) -> ModelSummary:
     input_shape = tuple(data.sample_shape)
     rows = model.summary(input_shape)
+    top = [row for row in rows if row.depth == 0]  # a block's row already counts its insides
     return ModelSummary(
         input_shape,
         rows,
-        sum(row.n_params for row in rows),
-        sum(row.macs for row in rows),
+        sum(row.n_params for row in top),
+        sum(row.macs for row in top),
         data.description,
     )

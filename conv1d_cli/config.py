@@ -9,12 +9,11 @@ too: ``load_config``, ``load_config_dict``, ``parse_override``, ``config_to_yaml
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     NonNegativeFloat,
     NonNegativeInt,
@@ -23,15 +22,13 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-PositiveFloat = Annotated[float, Field(gt=0)]
-UnitInterval = Annotated[float, Field(ge=0, lt=1)]
+from conv1d_cli.specs import *  # noqa: F403 (the layer kinds: Conv1dLayer, ..., LayerConfig)
+from conv1d_cli.specs import LayerConfig, PositiveFloat, StrictModel, UnitInterval, iter_specs
 
 
-class StrictModel(BaseModel):
-    """Base of every config section: unknown keys are errors and a loaded config never changes."""
-
-    # inf and nan are never meaningful settings (and would not survive a JSON checkpoint).
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+def _key_path(text: str) -> tuple[str | int, ...]:
+    """'model.layers[3].branches[0][1]' -> ('model', 'layers', 3, 'branches', 0, 1)."""
+    return tuple(int(p) if p.isdecimal() else p for p in re.findall(r"[^.\[\]]+", text))
 
 
 # --------------------------------------------------------------------------------------- data
@@ -65,6 +62,9 @@ class DataConfig(StrictModel):
     shift: NonNegativeInt = 0
     noise: NonNegativeFloat = 0.0
     amplitude: NonNegativeFloat = 0.0
+    # Window slicing: each training sample a random window of this fraction of its length,
+    # stretched back to the full length; 1 is off.
+    window: Annotated[float, Field(gt=0, le=1)] = 1.0
     # Arguments for mnist1d's generator (num_samples, train_split, final_seq_length, seed, ...).
     mnist1d: dict[str, Any] = Field(default_factory=dict)
 
@@ -93,103 +93,30 @@ class DataConfig(StrictModel):
 
 
 # ------------------------------------------------------------------------------------- layers
-Padding = NonNegativeInt | tuple[NonNegativeInt, NonNegativeInt] | Literal["valid", "same"]
-
-
-class Conv1dLayer(StrictModel):
-    type: Literal["conv1d"]
-    channels: PositiveInt
-    kernel: PositiveInt
-    stride: PositiveInt = 1
-    padding: Padding = 0
-    padding_mode: Literal["zeros", "replicate", "reflect", "circular"] = "zeros"
-    dilation: PositiveInt = 1
-    bias: bool = True
-
-
-class DenseLayer(StrictModel):
-    type: Literal["dense", "linear"]
-    units: PositiveInt
-    bias: bool = True
-
-
-class ReLULayer(StrictModel):
-    type: Literal["relu"]
-
-
-class LeakyReLULayer(StrictModel):
-    type: Literal["leakyrelu"]
-    negative_slope: NonNegativeFloat = 0.01
-
-
-class TanhLayer(StrictModel):
-    type: Literal["tanh"]
-
-
-class SigmoidLayer(StrictModel):
-    type: Literal["sigmoid"]
-
-
-class GELULayer(StrictModel):
-    type: Literal["gelu"]
-    approximate: Literal["none", "tanh"] = "none"
-
-
-class MaxPool1dLayer(StrictModel):
-    type: Literal["maxpool1d"]
-    kernel: PositiveInt = 2
-    stride: PositiveInt | None = None  # None: same as kernel
-    padding: NonNegativeInt = 0
-
-
-class AvgPool1dLayer(StrictModel):
-    type: Literal["avgpool1d"]
-    kernel: PositiveInt = 2
-    stride: PositiveInt | None = None
-    padding: NonNegativeInt = 0
-
-
-class GlobalAvgPool1dLayer(StrictModel):
-    type: Literal["globalavgpool1d"]
-
-
-class FlattenLayer(StrictModel):
-    type: Literal["flatten"]
-
-
-class DropoutLayer(StrictModel):
-    type: Literal["dropout"]
-    rate: UnitInterval = 0.5
-
-
-class BatchNorm1dLayer(StrictModel):
-    type: Literal["batchnorm1d"]
-    momentum: Annotated[float, Field(gt=0, le=1)] = 0.1
-    eps: PositiveFloat = 1e-5
-
-
-LayerConfig = Annotated[
-    Conv1dLayer
-    | DenseLayer
-    | ReLULayer
-    | LeakyReLULayer
-    | TanhLayer
-    | SigmoidLayer
-    | GELULayer
-    | MaxPool1dLayer
-    | AvgPool1dLayer
-    | GlobalAvgPool1dLayer
-    | FlattenLayer
-    | DropoutLayer
-    | BatchNorm1dLayer,
-    Field(discriminator="type"),
-]
+# Each layer kind (its keys and how it builds) is declared once in conv1d_cli/specs/.
 
 
 class ModelConfig(StrictModel):
     init: Literal["he", "he_uniform", "xavier", "xavier_uniform", "gaussian", "zeros"] = "he"
     init_sigma: PositiveFloat = 0.01  # standard deviation of the `gaussian` initializer
     layers: list[LayerConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _units_only_last(self) -> ModelConfig:
+        """A dense layer may leave out units only as the last layer (the number of classes)."""
+        last = f"model.layers[{len(self.layers) - 1}]"
+        for path, spec in iter_specs(self.layers, "model.layers"):
+            if spec.type in ("dense", "linear") and spec.units is None and path != last:
+                raise PydanticCustomError(
+                    "config_rule",
+                    "{message}",
+                    {
+                        "loc": (*_key_path(path), "units"),
+                        "message": "missing, expected an integer > 0 (only the network's last "
+                        "layer may leave units out: it becomes the number of classes)",
+                    },
+                )
+        return self
 
 
 # ---------------------------------------------------------------------------- loss, optimizer

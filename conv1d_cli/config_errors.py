@@ -13,10 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types as at
-from pydantic import (
-    BaseModel,
-    ValidationError,
-)
+from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
@@ -237,7 +234,8 @@ def _suggest(word: Any, options: Sequence[Any]) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
-_UNION_NOUNS = {"layers": "layer type", "optimizer": "optimizer", "schedule": "schedule"}
+_UNION_NOUNS = {"optimizer": "optimizer", "schedule": "schedule"}
+_UNION_NOUNS |= dict.fromkeys(("layers", "branches"), "layer type")  # blocks' lists too
 
 
 def _noun(path: KeyPath) -> str:
@@ -257,8 +255,8 @@ class _Where:
     at_key: bool = False  # the error is about a mapping key itself
 
 
-def _locate(loc: tuple[Any, ...]) -> _Where:
-    where = _Where((), _Slot(Config))
+def _locate(loc: tuple[Any, ...], root: type[BaseModel] = Config) -> _Where:
+    where = _Where((), _Slot(root))
     tag = None
     for item in loc:
         slot = where.slot
@@ -358,11 +356,11 @@ def _problem(err: Any, where: _Where, origins: _Origins) -> tuple[KeyPath, str]:
     return path, f"got {_show(value)}{hint}, expected {_describe(slot)}"
 
 
-def _translate(exc: ValidationError, origins: _Origins) -> list[tuple[KeyPath, str]]:
+def _translate(exc: ValidationError, origins: _Origins, root: type = Config) -> list[Any]:
     problems: list[tuple[KeyPath, str]] = []
     union_paths: set[KeyPath] = set()
     for err in exc.errors():
-        where = _locate(err["loc"])
+        where = _locate(err["loc"], root)
         if where.in_union:  # pydantic reports each member of `padding`'s union: say it once
             if where.path in union_paths:
                 continue

@@ -39,3 +39,21 @@ class TrainingInterrupted(Conv1dError):
     def __init__(self, message: str, signal_number: int) -> None:
         super().__init__(message)
         self.exit_code = 128 + signal_number
+
+
+class RunInUse(Conv1dError):
+    """Another live process holds the run directory's lock (names its PID, host and start)."""
+
+
+class NotEnoughMemory(Conv1dError):
+    """The memory preflight: the model and one batch would not fit in the available memory."""
+
+
+class StorageError(Conv1dError):
+    """Disk full, quota exceeded, read-only or I/O error while writing a run file. Exit code 4.
+
+    The message names the file and the cause; the previous checkpoint is intact (atomic writes)
+    and the run can be resumed once space is freed.
+    """
+
+    exit_code = 4

@@ -190,10 +190,11 @@ def summary_table(summary: Any, title: str = "model") -> Table:
     table.add_column("params", justify="right", footer=f"{summary.total_params:,}")
     table.add_column("MACs", justify="right", footer=f"{summary.total_macs:,}")
     table.add_row("", "input", _shape(summary.input_shape), "", "")
-    for info in summary.rows:
+    for info in summary.rows:  # rows inside blocks: their path ("3.layers.1"), indented
+        depth = getattr(info, "depth", 0)
         table.add_row(
-            str(info.index),
-            info.description or info.name,
+            getattr(info, "path", "") or str(info.index),
+            "  " * depth + (info.description or info.name),
             _shape(info.output_shape),
             f"{info.n_params:,}",
             f"{info.macs:,}",

@@ -2,8 +2,8 @@
 
 Nothing a user made is ever overwritten or left half-written: run directories get a fresh
 suffix instead of reusing a name, and every file write goes to a temporary file in the same
-folder that is flushed, fsynced and renamed over the target (a kill at any moment leaves either
-the old file or the new one).
+folder that is flushed, fsynced and renamed over the target (atomic.py: a kill at any moment or a
+full disk leaves either the old file or the new one).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import io
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,15 @@ import numpy as np
 import safetensors.numpy
 
 from conv1d_cli import __version__
+from conv1d_cli.atomic import (  # noqa: F401 (re-exported: the run-file writers live there)
+    STORAGE_ERRORS,
+    atomic_write_bytes,
+    atomic_write_text,
+    current_umask,
+    json_default,
+    write_json,
+    writing,
+)
 from conv1d_cli.errors import CheckpointError, RunDirError
 
 CHECKPOINT_FORMAT = "conv1d-checkpoint"
@@ -37,55 +46,6 @@ METRIC_COLUMNS = (
     "epoch_seconds",
     "samples_per_s",
 )
-
-
-# ----------------------------------------------------------------------------- atomic files
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves either the old or the new file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _fsync_dir(directory: Path) -> None:
-    # The rename itself lives in the directory entry; without this it may not survive a crash.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_json(path: Path, payload: Mapping[str, Any]) -> None:
-    atomic_write_text(path, json.dumps(payload, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 # ---------------------------------------------------------------------------- run directory
@@ -105,18 +65,20 @@ def create_run_dir(runs_dir: Path, name: str) -> Path:
     """Create and return ``runs_dir/name``, or ``name-2``, ``name-3``...: never an existing one."""
     runs_dir = Path(runs_dir)
     try:
-        runs_dir.mkdir(parents=True, exist_ok=True)
+        with writing(runs_dir):
+            runs_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunDirError(f"cannot create runs folder {runs_dir}: {exc.strerror}") from None
     for index in range(1, 100_000):
         candidate = runs_dir / (name if index == 1 else f"{name}-{index}")
         try:
-            candidate.mkdir()  # atomic: fails if a concurrent run took the name first
+            with writing(candidate):  # a full disk: StorageError, exit 4
+                candidate.mkdir()  # atomic: fails if a concurrent run took the name first
+                (candidate / "checkpoints").mkdir()
         except FileExistsError:
             continue
         except OSError as exc:
             raise RunDirError(f"cannot create run directory {candidate}: {exc.strerror}") from None
-        (candidate / "checkpoints").mkdir()
         return candidate
     raise RunDirError(f"too many runs named {name!r} in {runs_dir}")
 
@@ -154,10 +116,30 @@ class MetricsLog:
     def append(self, row: Mapping[str, float], line: str) -> None:
         cells = ",".join(_format_cell(row.get(key, float("nan"))) for key in METRIC_COLUMNS)
         for path, text in ((self.csv_path, cells), (self.log_path, line)):
-            with path.open("a") as handle:
-                handle.write(text + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
+            with writing(path):
+                _append_line(path, text)
+
+
+def _append_line(path: Path, text: str) -> None:
+    """Append one line and fsync; on a failed write, cut the half line off so the file parses."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    try:
+        size = os.fstat(fd).st_size
+        data = (text + "\n").encode("utf-8")
+        try:
+            while data:
+                data = data[os.write(fd, data) :]
+            os.fsync(fd)
+        except OSError:
+            _truncate_quietly(path, size)
+            raise
+    finally:
+        os.close(fd)
+
+
+def _truncate_quietly(path: Path, size: int) -> None:
+    with suppress(OSError):
+        os.truncate(path, size)
 
 
 def _format_cell(value: float) -> str:
@@ -195,7 +177,7 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
         "format": CHECKPOINT_FORMAT,
         "format_version": str(CHECKPOINT_VERSION),
         "conv1d_version": __version__,
-        "meta": json.dumps(checkpoint.meta, default=_json_default),
+        "meta": json.dumps(checkpoint.meta, default=json_default),
     }
     atomic_write_bytes(Path(path), safetensors.numpy.save(tensors, metadata=metadata))
 
@@ -276,6 +258,19 @@ def resolve_checkpoint(target: Path, which: str = "best") -> Path:
     if not target.exists():
         raise CheckpointError(f"no checkpoint or run directory at {target}")
     return target
+
+
+def read_started(run_dir: Path) -> str:
+    """When the run first started (ISO 8601 UTC): from its summary.json, else now."""
+    import time
+
+    try:
+        started = json.loads((Path(run_dir) / "summary.json").read_text()).get("started")
+    except (OSError, ValueError, AttributeError):
+        started = None
+    return (
+        started if isinstance(started, str) else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    )
 
 
 def run_dir_of(checkpoint_path: Path) -> Path | None:

@@ -7,11 +7,10 @@ so a resumed run draws exactly the numbers an uninterrupted one would: same weig
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,17 +19,21 @@ import numpy as np
 
 from conv1d_cli.build import build_schedule
 from conv1d_cli.config import Config
-from conv1d_cli.errors import TrainingDiverged, TrainingInterrupted
+from conv1d_cli.diagnostics import warn_if_stuck
+from conv1d_cli.errors import StorageError, TrainingDiverged, TrainingInterrupted
 from conv1d_cli.progress import Reporter, SilentReporter, format_epoch_line
 from conv1d_cli.report import evaluate, plot_curves
 from conv1d_cli.runs import (
     Checkpoint,
     MetricsLog,
     json_safe,
+    read_started,
     save_checkpoint,
     versions,
     write_json,
 )
+from conv1d_cli.runstatus import RunStatus
+from conv1d_cli.stopsignals import stop_on_signals
 
 HIGHER_IS_BETTER = {"val_acc": True, "train_acc": True, "val_loss": False, "train_loss": False}
 
@@ -44,7 +47,7 @@ class LoopState:
     best_value: float | None = None
     best_epoch: int = 0
     bad_epochs: int = 0  # epochs without improvement, for early stopping
-    status: str = "running"
+    status: str = RunStatus.RUNNING
     wall_seconds: float = 0.0  # over all sessions of this run
     # Inside an interrupted epoch: the next batch and the running sums of the epoch so far.
     batch: int = 0
@@ -114,18 +117,39 @@ class Trainer:
         self.checkpoints = self.run_dir / "checkpoints"
         self._x_val = data.x_val.astype(self.dtype, copy=False)
         self._session_start = time.perf_counter()
+        self._started = read_started(self.run_dir)  # the first session's start, kept on resume
 
     # ------------------------------------------------------------------------- the loop
     def fit(self) -> RunResult:
-        """Train until ``train.epochs``, early stopping, divergence or a stop signal."""
+        """Train until ``train.epochs``, early stopping, divergence or a stop signal.
+
+        Every ending leaves a true status in summary.json (see runstatus.py); an unexpected
+        error leaves ``failed`` and its one-line message, then propagates.
+        """
+        try:
+            return self._fit()
+        except (TrainingInterrupted, TrainingDiverged):
+            raise  # they wrote their own status
+        except KeyboardInterrupt:  # a second Ctrl-C: stop now, without a checkpoint
+            self._record_ending(RunStatus.INTERRUPTED)
+            raise
+        except StorageError as exc:
+            self._record_ending(RunStatus.FAILED, str(exc))
+            raise StorageError(f"{exc}; {self._resume_hint()}") from exc
+        except Exception as exc:
+            text = (str(exc).strip().splitlines() or [""])[0]
+            self._record_ending(RunStatus.FAILED, f"{type(exc).__name__}: {text}")
+            raise
+
+    def _fit(self) -> RunResult:
         epochs = self.cfg.train.epochs
-        self.state.status = "running"
+        self.state.status = RunStatus.RUNNING
         self._write_summary()
-        with _stop_on_signals(self):
+        with stop_on_signals(self):
             while self.state.epoch < epochs:
                 self._end_epoch(self._train_epoch())
                 if self._early_stop_due():
-                    self.state.status = "early_stopped"
+                    self.state.status = RunStatus.EARLY_STOPPED
                     self.reporter.message(
                         f"early stopping: {self.cfg.output.monitor} did not improve for "
                         f"{self.state.bad_epochs} epochs"
@@ -133,8 +157,8 @@ class Trainer:
                     break
                 if self.stop_signal is not None and self.state.epoch < epochs:
                     self._interrupt()
-        if self.state.status == "running":
-            self.state.status = "completed"
+        if self.state.status == RunStatus.RUNNING:
+            self.state.status = RunStatus.COMPLETED
         return self._finish()
 
     def _train_epoch(self) -> dict[str, float]:
@@ -206,11 +230,12 @@ class Trainer:
         line = format_epoch_line(row, self.cfg.train.epochs, improved)
         self.rows.append(row)
         self.metrics.append(row, line)
-        self._save("last", row)
-        if improved:
+        if improved:  # best before last: a failure between them leaves a consistent pair
             self._save("best", row)
+        self._save("last", row)
         self._write_summary()
         self.reporter.epoch_end(row, line, improved)
+        warn_if_stuck(self, row)  # once, after the first few epochs, when still at chance
 
     def _is_improvement(self, value: float) -> bool:
         best = self.state.best_value
@@ -230,9 +255,21 @@ class Trainer:
     def request_stop(self, signal_number: int) -> None:
         self.stop_signal = signal_number
 
+    def _record_ending(self, status: RunStatus, error: str | None = None) -> None:
+        """Best effort: on a full disk even summary.json may not be writable."""
+        self.state.status = status
+        with contextlib.suppress(OSError, StorageError):
+            self._write_summary(extra={"error": error} if error else None)
+
+    def _resume_hint(self) -> str:
+        last = self.checkpoints / "last.safetensors"
+        if not last.exists():
+            return "no checkpoint was saved yet: free space and train again"
+        return f"{last} is intact: free space, then resume with: {self.resume_command}"
+
     def _interrupt(self) -> None:
         state = self.state
-        state.status = "interrupted"
+        state.status = RunStatus.INTERRUPTED
         self._save("last", self.rows[-1] if self.rows else {})
         self._write_summary()
         self._plot()
@@ -246,7 +283,7 @@ class Trainer:
         )
 
     def _diverged(self, epoch: int, loss: float) -> None:
-        self.state.status = "diverged"
+        self.state.status = RunStatus.DIVERGED
         self._write_summary(extra={"diverged_at": {"epoch": epoch, "batch": self.state.batch}})
         self._plot()
         raise TrainingDiverged(
@@ -320,6 +357,7 @@ class Trainer:
             "final": self.rows[-1] if self.rows else None,
             "test": test,
             "wall_seconds": round(state.wall_seconds, 3),
+            "started": self._started,
             "data": self.data.description,
             "versions": versions(),
         }
@@ -332,25 +370,3 @@ class Trainer:
     def _plot(self) -> None:
         if self.cfg.output.plots and self.rows:
             plot_curves(self.rows, self.run_dir / "curves.png", title=self.run_dir.name)
-
-
-@contextmanager
-def _stop_on_signals(trainer: Trainer) -> Iterator[None]:
-    """First Ctrl-C/SIGTERM: finish the current step, save, exit. A second one: stop now."""
-
-    def handler(signal_number: int, frame: Any) -> None:
-        if trainer.stop_signal is not None:
-            raise KeyboardInterrupt
-        trainer.request_stop(signal_number)
-
-    installed = {}
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            installed[sig] = signal.signal(sig, handler)
-    except ValueError:  # not the main thread: leave the defaults alone
-        pass
-    try:
-        yield
-    finally:
-        for sig, previous in installed.items():
-            signal.signal(sig, previous)

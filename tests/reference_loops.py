@@ -93,3 +93,22 @@ def conv1d_backward_loops(
         if src is not None:
             dx[:, :, src] += dxp[:, :, j + left]
     return dx, dW, dy.sum(axis=(0, 2))
+
+
+def conv1d_causal_loops(x, W, b=None, stride=1, dilation=1) -> np.ndarray:
+    """Causal conv from its definition, no padding step: output t at stride s reads the inputs
+    t*s - dilation*(K-1-j) for taps j (zeros before the start); ceil(L/s) outputs."""
+    n, _, length = x.shape
+    o, _, k = W.shape
+    out_len = math.ceil(length / stride)
+    y = np.zeros((n, o, out_len), dtype=np.result_type(x, W))
+    for i in range(n):
+        for oc in range(o):
+            for t in range(out_len):
+                total = 0.0 if b is None else b[oc]
+                for j in range(k):
+                    src = t * stride - dilation * (k - 1 - j)
+                    if src >= 0:
+                        total += np.dot(W[oc, :, j], x[i, :, src])
+                y[i, oc, t] = total
+    return y

@@ -45,8 +45,13 @@ VALID: dict[str, Any] = {
 def _schema_words() -> list[str]:
     """Every key and choice of the schema: random documents should hit real keys often."""
     words: set[str] = set()
+    seen: set[type] = set()  # blocks hold layer lists: the schema is recursive
 
     def visit(tp: Any) -> None:
+        if isinstance(tp, type):
+            if tp in seen:
+                return
+            seen.add(tp)
         if get_origin(tp) is Literal:
             words.update(v for v in get_args(tp) if isinstance(v, str))
         for arg in get_args(tp):

@@ -44,7 +44,8 @@ def test_ts_round_trip_with_its_test_file(tmp_path, channels, lengths):
     for stacked, (xs, _labels) in ((raw.x_train, train), (raw.x_test, test)):
         for row, x in zip(stacked, xs, strict=True):
             np.testing.assert_array_equal(row[:, : x.shape[1]], x)  # repr() is exact
-            np.testing.assert_array_equal(row[:, x.shape[1] :], 0.0)  # padded at the end
+            tail = row[:, x.shape[1] :]  # padded at the end with each channel's last value
+            np.testing.assert_array_equal(tail, np.broadcast_to(x[:, -1:], tail.shape))
     assert raw.class_names == CLASSES
     assert list(raw.y_train) == train[1]
     assert list(raw.y_test) == test[1]
@@ -52,7 +53,7 @@ def test_ts_round_trip_with_its_test_file(tmp_path, channels, lengths):
     assert data.class_names == CLASSES
     assert len(data.y_test) == 6 and "test split from Toy_TEST.ts" in data.description
     padded = lengths[1] - lengths[0] > 1
-    assert ("padded with zeros at the end" in data.description) == padded
+    assert ("padded at the end" in data.description) == padded
 
 
 def test_ts_without_test_file_holds_one_out(tmp_path):
@@ -77,11 +78,11 @@ def test_tsv_round_trip_and_nan_padding(tmp_path, unequal):
     assert raw.x_train.shape == (9, 1, length)
     for row, x in zip(raw.x_train, xs, strict=True):
         np.testing.assert_array_equal(row[0, : len(x)], x)
-        np.testing.assert_array_equal(row[0, len(x) :], 0.0)
+        np.testing.assert_array_equal(row[0, len(x) :], x[-1])
     assert raw.class_names == ("1", "2", "3")
     assert list(raw.y_test) == ["3", "1", "2"]  # numeric labels in any spelling
     data = load_dataset(DataConfig(path=str(tmp_path / "Foo_TRAIN.tsv"), val_split=0.0), 0)
-    assert ("padded with zeros" in data.description) == unequal
+    assert ("padded at the end" in data.description) == unequal
 
 
 def test_missing_values_are_filled_only_when_asked(tmp_path):
@@ -149,6 +150,7 @@ MALFORMED = {
     ),
     "before-data": ("@problemName X\n1,2,3:a\n", ".ts", 2, "before @data"),
     "no-label": (GOOD_HEADER + "1,2,3\n", ".ts", 6, "label"),
+    "regression": ("@problemName X\n@targetLabel true\n@data\n1,2:0.5\n", ".ts", 2, "regression"),
     "no-classes": ("@problemName X\n@data\n1,2:a\n", ".ts", 2, "no @classLabel"),
     "equal-length": (
         GOOD_HEADER.replace("@data", "@equalLength true\n@seriesLength 3\n@data")

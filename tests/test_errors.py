@@ -127,9 +127,19 @@ def test_file_that_is_not_a_checkpoint(tmp_path):
     _assert_one_line_error(runner.invoke(app, ["eval", str(path)]), str(path))
 
 
+def _rewrite_header(path, edit) -> None:
+    """Edit a safetensors file's JSON header in place, keeping its length prefix consistent."""
+    data = path.read_bytes()
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    edit(header)
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    encoded += b" " * (-len(encoded) % 8)  # safetensors aligns the tensor data to 8 bytes
+    path.write_bytes(len(encoded).to_bytes(8, "little") + encoded + data[8 + size :])
+
+
 def test_newer_checkpoint_format(checkpoint):
-    data = checkpoint.read_bytes()
-    checkpoint.write_bytes(data.replace(b'"format_version":"1"', b'"format_version":"99"'))
+    _rewrite_header(checkpoint, lambda header: header["__metadata__"].update(format_version="99"))
     _assert_one_line_error(runner.invoke(app, ["eval", str(checkpoint)]), "format 99", "upgrade")
 
 

@@ -95,3 +95,14 @@ def test_per_sample_through_the_data_pipeline(tmp_path):
     # eval with the stored statistics repeats the same recipe
     again = load_dataset(cfg, 0, purpose="eval", normalization=data.normalization)
     np.testing.assert_array_equal(again.x_test, data.x_test)
+
+
+@pytest.mark.parametrize("method", ["scale", "standardize", "per_sample", "none"])
+def test_the_inference_path_normalizes_like_training(method):
+    from conv1d_cli.inference import normalize_samples
+
+    rng = np.random.default_rng(4)
+    train = rng.normal(2.0, 3.0, size=(20, 3, 40)).astype(np.float32)
+    stats = fit_normalization(method, train)
+    new = rng.normal(1.0, 2.0, size=(5, 3, 40)).astype(np.float32)
+    np.testing.assert_array_equal(normalize_samples(new, stats), apply_normalization(new, stats))

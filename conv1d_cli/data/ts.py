@@ -9,10 +9,10 @@ separated by ``:``, values by ``,``, the class label last. Dimensions become cha
 The archive pads shorter series with trailing NaNs: those mark the series' end, not gaps.
 
 A ``*_TRAIN`` file finds its ``*_TEST`` file beside it: the official test split. Series of
-unequal length are padded with zeros at the end to the longest of both files (said in the data
-description). Missing values (``?``, ``NaN``) are an error naming the file and line unless
-``data.missing`` fills them (before padding). Every malformed line is one ``DataError``
-``FILE:LINE: what is wrong``.
+unequal length are padded at the end to the longest of both files, each channel repeating its
+last value (said in the data description). Missing values (``?``, ``NaN``) are an error naming
+the file and line unless ``data.missing`` fills them (before padding). Every malformed line is
+one ``DataError`` ``FILE:LINE: what is wrong``.
 """
 
 from __future__ import annotations
@@ -183,10 +183,11 @@ def _parse_series(
 
 
 def _padded_rows(rows: list[np.ndarray]) -> np.ndarray:
-    """(C, max length) from C rows; shorter dimensions end in zeros."""
-    out = np.zeros((len(rows), max(len(r) for r in rows)))
+    """(C, max length) from C rows; a shorter dimension repeats its last value (NaN stays NaN)."""
+    out = np.empty((len(rows), max(len(r) for r in rows)))
     for c, r in enumerate(rows):
         out[c, : len(r)] = r
+        out[c, len(r) :] = r[-1]
     return out
 
 
@@ -262,8 +263,11 @@ def read_archive(path: Path, missing: str = "error", *, tsv: bool = False) -> Ra
     if test_path is not None:
         notes.append(f"test split from {test_path.name}")
     if min(lengths) != longest:
-        notes.append(f"lengths {min(lengths)}..{longest} padded with zeros at the end to {longest}")
-    arrays = [_stacked(part.x, longest) for part in parts]
+        notes.append(
+            f"lengths {min(lengths)}..{longest} padded at the end to {longest} "
+            "(each series repeats its last value)"
+        )
+    arrays = [pad_series(part.x, longest) for part in parts]
     labels = [np.array(part.labels) for part in parts]
     names = train.class_names
     if names is None:  # .tsv: numeric labels sort as numbers
@@ -283,9 +287,14 @@ def _label_order(label: str) -> tuple[int, float, str]:
     return (0, float(label), label) if _is_number(label) else (1, 0.0, label)
 
 
-def _stacked(series: list[np.ndarray], length: int) -> np.ndarray:
-    """(N, C, length) float64 from (C, L_i) series, zeros after each series' end."""
-    out = np.zeros((len(series), series[0].shape[0], length))
+def pad_series(series: list[np.ndarray], length: int) -> np.ndarray:
+    """(N, C, length) float64 from (C, L_i) series with L_i <= length, padded at the end.
+
+    Each channel repeats its last value: zeros would add a step wherever a signal does not end
+    near 0 (a DC offset), and the network would learn the series' length instead of its shape.
+    """
+    out = np.empty((len(series), series[0].shape[0], length))
     for n, x in enumerate(series):
         out[n, :, : x.shape[1]] = x
+        out[n, :, x.shape[1] :] = x[:, -1:]
     return out

@@ -4,6 +4,7 @@ Activations may be stored channel-major (see functional.py); layers accept any s
 """
 
 from conv1d_cli.nn.alloc import keep_freed_memory
+from conv1d_cli.nn.blocks import Parallel, Residual
 from conv1d_cli.nn.conv import (
     AvgPool1d,
     Conv1d,
@@ -52,7 +53,9 @@ __all__ = [
     "LeakyReLU",
     "Linear",
     "MaxPool1d",
+    "Parallel",
     "ReLU",
+    "Residual",
     "Sequential",
     "Sigmoid",
     "SimpleConv1d",

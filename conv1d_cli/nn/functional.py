@@ -47,12 +47,16 @@ def same_padding(n: int, f: int, s: int = 1, d: int = 1) -> tuple[int, int]:
 def resolve_padding(
     padding: Padding, n: int, f: int, s: int = 1, d: int = 1, name: str = "padding"
 ) -> tuple[int, int]:
-    """(left, right) for an int, a pair, 'valid' or 'same' (which depends on n when s > 1)."""
+    """(left, right) for an int, a pair, 'valid', 'same' (which depends on n when s > 1) or
+    'causal': all d*(f-1) on the left, so output t sees inputs <= t (length n when s is 1; with
+    s > 1 the padded input is strided: ceil(n/s) outputs, output t sees inputs <= t*s)."""
     if isinstance(padding, str):
         if padding == "valid":
             return 0, 0
         if padding == "same":
             return same_padding(n, f, s, d)
+        if padding == "causal":
+            return d * (f - 1), 0
     elif isinstance(padding, tuple | list):
         if len(padding) == 2:
             return check_int(f"{name}[0]", padding[0], 0), check_int(f"{name}[1]", padding[1], 0)
@@ -60,7 +64,8 @@ def resolve_padding(
         p = check_int(name, padding, 0)
         return p, p
     raise ValueError(
-        f"{name} must be an int >= 0, a pair (left, right), 'valid' or 'same', got {padding!r}"
+        f"{name} must be an int >= 0, a pair (left, right), 'valid', 'same' or 'causal', "
+        f"got {padding!r}"
     )
 
 
@@ -77,7 +82,8 @@ def conv_output_length(n: int, f: int, s: int, pad: tuple[int, int], d: int = 1)
 
 
 def output_size(n: int, f: int, s: int = 1, p: Padding = 0, d: int = 1) -> int:
-    """N_out = floor((N_in + 2P - D(F-1) - 1)/S) + 1; p may be 'valid', 'same' or (left, right)."""
+    """N_out = floor((N_in + 2P - D(F-1) - 1)/S) + 1; p may be 'valid', 'same', 'causal' or a
+    (left, right) pair."""
     n = check_int("n (input length)", n, 1)
     f = check_int("f (kernel size)", f, 1)
     s = check_int("s (stride)", s, 1)

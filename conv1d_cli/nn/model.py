@@ -20,6 +20,27 @@ class LayerInfo:
     n_params: int
     macs: int
     description: str = ""
+    path: str = ""  # "3" or, inside blocks, "3.layers.1" (the parameter-name prefix)
+    depth: int = 0  # nesting level: 0 for the network's own layers
+
+
+def layer_rows(
+    layer: Layer, shape: tuple[int, ...], index: int, path: str, depth: int
+) -> list[LayerInfo]:
+    """The layer's summary row, then (for blocks) its children's rows."""
+    out_shape = tuple(int(v) for v in layer.output_shape(shape))
+    n_params = sum(p.size for p in layer.params.values())
+    macs = layer.macs(shape)
+    rows = [
+        LayerInfo(index, type(layer).__name__, out_shape, n_params, macs, repr(layer), path, depth)
+    ]
+    children = getattr(layer, "summary_children", None)  # blocks (nn/blocks.py)
+    for name, child_shape, child in children(shape) if children else ():
+        if isinstance(child, Sequential):
+            rows += child.summary(child_shape, f"{path}.{name}.", depth + 1)
+        else:
+            rows += layer_rows(child, child_shape, 0, f"{path}.{name}", depth + 1)
+    return rows
 
 
 class Sequential:
@@ -119,16 +140,21 @@ class Sequential:
             shape = tuple(layer.output_shape(shape))
         return shape
 
-    def summary(self, input_shape: tuple[int, ...]) -> list[LayerInfo]:
-        """One LayerInfo per layer for samples of ``input_shape`` (no batch axis)."""
+    def summary(
+        self, input_shape: tuple[int, ...], prefix: str = "", depth: int = 0
+    ) -> list[LayerInfo]:
+        """One LayerInfo per layer for samples of ``input_shape`` (no batch axis); a block's
+        row (its totals) is followed by its children's rows, one level deeper."""
         rows = []
         shape = tuple(int(v) for v in input_shape)
         for i, layer in enumerate(self.layers):
-            macs = layer.macs(shape)
+            rows += layer_rows(layer, shape, i, f"{prefix}{i}", depth)
             shape = tuple(layer.output_shape(shape))
-            n_params = sum(p.size for p in layer.params.values())
-            rows.append(LayerInfo(i, type(layer).__name__, shape, n_params, macs, repr(layer)))
         return rows
+
+    def macs(self, input_shape: tuple[int, ...]) -> int:
+        """Multiply-accumulates per sample of the whole chain."""
+        return sum(row.macs for row in self.summary(input_shape) if row.depth == 0)
 
     def num_parameters(self) -> int:
         return sum(p.size for p in self.parameters().values())

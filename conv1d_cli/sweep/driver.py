@@ -1,0 +1,290 @@
+"""The sweep driver: hands trials to an executor, watches their metrics.csv, records results.
+
+It never trains anything itself. ``runs/<sweep>/`` holds the resolved sweep file (sweep.yaml),
+the driver's state (state.json), each trial's config (configs/) and log (logs/), one ordinary
+run directory per trial, trials.csv, best.yaml and metric.png. Running the same sweep again
+resumes it: finished trials are kept, the others continue from their checkpoints.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from conv1d_cli.config import config_to_yaml
+from conv1d_cli.errors import ConfigError, Conv1dError, TrainingInterrupted
+from conv1d_cli.runs import atomic_write_text
+from conv1d_cli.sweep.executors import TASK_LOST, Executor, LocalExecutor, TrialJob, cores
+from conv1d_cli.sweep.plan import Plan
+from conv1d_cli.sweep.report import Progress, TrialRecord, write_trials_csv
+from conv1d_cli.sweep.search import Search, make_search
+from conv1d_cli.sweep.spec import CSV_METRICS
+from conv1d_cli.sweep.sweepdir import (
+    open_sweep_dir,
+    read_json,
+    read_metric_rows,
+    write_outputs,
+    write_state,
+)
+
+POLL_SECONDS = 0.1
+# conv1d train's exit codes after SIGINT/SIGTERM; before its handler is installed (still
+# starting up) the signal itself ends the process (returncode -2/-15): stopped all the same.
+STOPPED = (130, 143, -signal.SIGINT, -signal.SIGTERM)
+STOP_WAIT_SECONDS = 120  # a stopped trial finishes its current step and saves; never cut that off
+
+
+class SweepFailed(Conv1dError):
+    """No trial of the sweep completed: exit code 1."""
+
+    exit_code = 1
+
+
+@dataclass
+class SweepResult:
+    sweep_dir: Path
+    records: list[TrialRecord]
+    best: TrialRecord | None
+
+
+@dataclass
+class _Running:
+    record: TrialRecord
+    job: TrialJob
+    handle: Any
+    pruning: bool = False
+    last_epoch: int = 0
+
+
+def make_executor(plan: Plan, workers: int | None, console: Console) -> Executor:
+    spec = plan.sweep.spec.executor
+    if spec.type == "dask":
+        from conv1d_cli.sweep.cluster import dask_executor
+
+        return dask_executor(spec, workers)
+    if spec.type == "slurm":
+        from conv1d_cli.sweep.cluster import slurm_executor
+
+        return slurm_executor(spec, workers, plan.sweep_dir / "slurm")
+    wanted = workers or spec.workers or cores()
+    if wanted > cores():
+        console.print(
+            f"{wanted} workers > {cores()} cores: running {cores()} at once", markup=False
+        )
+    return LocalExecutor(min(wanted, cores()))
+
+
+def run_sweep(
+    plan: Plan, *, workers: int | None, console: Console, resume_command: str
+) -> SweepResult:
+    """Run (or resume) the sweep to the end; Ctrl-C stops every trial cleanly (exit 130)."""
+    records = open_sweep_dir(plan)
+    search = make_search(plan.sweep.spec, plan.max_epochs)
+    for r in records:
+        if r.finished and r.params is not None:
+            search.restore(r.index, r.params, r.status, r.metric, r.epoch_metrics)
+    executor = make_executor(plan, workers, console)
+    where = plan.sweep.spec.executor.type
+    threads = (
+        f" ({executor.threads} BLAS threads each)" if isinstance(executor, LocalExecutor) else ""
+    )
+    done = sum(r.finished for r in records)
+    console.print(
+        f"sweep {plan.name}: {search.total} trials ({plan.sweep.spec.method}), {done} finished "
+        f"before; {executor.slots} at once on {where}{threads} -> {plan.sweep_dir}",
+        markup=False,
+        soft_wrap=True,
+    )
+    keys = plan.sweep.spec.varied() or list(plan.sweep.spec.parameters)
+    spec = plan.sweep.spec
+    progress = Progress(console, spec.metric.name, keys, spec.metric.maximize)
+    driver = _Driver(plan, search, executor, records, progress)
+    try:
+        with _signals_as_interrupt():
+            driver.run()
+    except KeyboardInterrupt:
+        driver.stop_all()
+        stopped = sum(r.status == "interrupted" for r in records)
+        raise TrainingInterrupted(
+            f"sweep interrupted: {stopped} trials stopped and saved; resume with: {resume_command}",
+            signal.SIGINT,
+        ) from None
+    finally:
+        progress.close()
+        executor.close()
+        best = write_outputs(plan, records, keys)
+    if best is None:
+        raise SweepFailed(f"no trial of sweep {plan.name} completed; see {plan.sweep_dir}/logs/")
+    return SweepResult(plan.sweep_dir, records, best)
+
+
+@contextmanager
+def _signals_as_interrupt() -> Iterator[None]:
+    """Ctrl-C and SIGTERM both stop the sweep cleanly, whatever handlers were installed."""
+
+    def handler(signal_number: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread: leave the handlers alone
+        pass
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+class _Driver:
+    def __init__(
+        self,
+        plan: Plan,
+        search: Search,
+        executor: Executor,
+        records: list[TrialRecord],
+        progress: Progress,
+    ) -> None:
+        self.plan, self.search, self.executor = plan, search, executor
+        self.records, self.progress = records, progress
+        self.metric = plan.sweep.spec.metric
+        self.running: dict[int, _Running] = {}
+        self.held: set[int] = set()  # stopped by someone else this session: not restarted now
+        self.dir = plan.sweep_dir
+
+    def run(self) -> None:
+        while True:
+            while len(self.running) < self.executor.slots and (record := self._next()):
+                self._start(record)
+            self._poll()
+            if not self.running and self._next(peek=True) is None:
+                return
+            time.sleep(POLL_SECONDS)
+
+    def _next(self, peek: bool = False) -> TrialRecord | None:
+        for r in self.records:
+            if not r.finished and r.index not in self.running and r.index not in self.held:
+                return r
+        if len(self.records) < self.search.total:
+            record = TrialRecord(len(self.records), None)  # type: ignore[arg-type]  (bayes)
+            if not peek:
+                self.records.append(record)
+            return record
+        return None
+
+    def _start(self, record: TrialRecord) -> None:
+        record.params = self.search.start(record.index, record.params)
+        config = self.dir / "configs" / f"{record.name}.yaml"
+        if not config.exists():
+            try:
+                cfg = self.plan.trial_config(record.params, record.name)
+            except ConfigError as exc:  # bayes only: grid and random were all checked up front
+                record.status, record.note = "failed", str(exc)
+                self.search.finish(record.index, "failed", None)
+                self._save(record)
+                return
+            output = cfg.output.model_copy(update={"runs_dir": str(self.dir)})
+            cfg = cfg.model_copy(update={"name": record.name, "output": output})
+            config.parent.mkdir(exist_ok=True)
+            atomic_write_text(config, config_to_yaml(cfg))
+        job = TrialJob(
+            name=record.name,
+            config=str(config),
+            sweep_dir=str(self.dir),
+            cwd=os.getcwd(),
+            log=str(self.dir / "logs" / f"{record.name}.log"),
+            stop_file=str(self.dir / ".stop" / record.name),
+        )
+        record.status, record.note = "running", ""
+        self.running[record.index] = _Running(record, job, self.executor.submit(job))
+        self._save()
+
+    def _poll(self) -> None:
+        for index, run in list(self.running.items()):
+            self._read_epochs(run)
+            code = self.executor.poll(run.handle)
+            if code is not None:
+                del self.running[index]
+                self._read_epochs(run)
+                self._finish(run, code)
+        self.progress.refresh(self.records)
+
+    def _read_epochs(self, run: _Running) -> None:
+        rows = read_metric_rows(run.job.run_dir / "metrics.csv")
+        run.record.epochs = len(rows)
+        if self.metric.name not in CSV_METRICS:
+            return
+        for row in rows:
+            epoch, value = int(row["epoch"]), row[self.metric.name]
+            if epoch <= run.last_epoch:
+                continue
+            run.last_epoch = epoch
+            run.record.epoch_metrics[epoch] = value
+            if self.search.report(run.record.index, epoch, value) and not run.pruning:
+                run.pruning = True
+                self.executor.stop(run.handle)
+
+    def _finish(self, run: _Running, code: int) -> None:
+        record = run.record
+        summary = read_json(run.job.run_dir / "summary.json")
+        record.seconds = summary.get("wall_seconds")
+        record.metric = self._metric(record, summary)
+        if code == 0:
+            record.status = "completed"
+        elif code in STOPPED:
+            record.status = "pruned" if run.pruning else "interrupted"
+        elif code == 3:
+            record.status, record.note = "diverged", f"log: {run.job.log}"
+        elif code == TASK_LOST:  # the cluster gave up on the task (its workers kept dying):
+            why = getattr(self.executor, "error", lambda h: None)(run.handle)
+            record.status = "interrupted"  # not the trial's fault; the next session resumes it
+            record.note = f"lost on the cluster ({why}); rerun the sweep to resume it"
+        else:
+            record.status = "failed"
+            record.note = f"exit {code}; log: {run.job.log}"
+        if record.status == "interrupted":
+            self.held.add(record.index)
+        else:
+            self.search.finish(record.index, record.status, record.metric)
+        self._save(record)
+
+    def _metric(self, record: TrialRecord, summary: dict[str, Any]) -> float | None:
+        name = self.metric.name
+        if name.startswith("test_"):
+            test = summary.get("test") or {}
+            return test.get("accuracy" if name == "test_acc" else "loss")
+        values = [v for v in record.epoch_metrics.values() if math.isfinite(v)]
+        return ((max if self.metric.maximize else min)(values)) if values else None
+
+    def _save(self, finished: TrialRecord | None = None) -> None:
+        write_state(self.plan, self.records)
+        if finished is not None:
+            keys = self.plan.sweep.spec.varied() or list(self.plan.sweep.spec.parameters)
+            write_trials_csv(self.dir / "trials.csv", self.records, keys, self.metric.name)
+            self.progress.finished(finished, self.records)
+
+    def stop_all(self) -> None:
+        """Ask every running trial to save and exit; wait for them (a second Ctrl-C: stop now)."""
+        for run in self.running.values():
+            self.executor.stop(run.handle)
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        try:
+            while self.running and time.monotonic() < deadline:
+                self._poll()
+                time.sleep(POLL_SECONDS)
+        except KeyboardInterrupt:
+            pass
+        for run in self.running.values():
+            run.record.status = "interrupted"
+        write_state(self.plan, self.records)

@@ -1,0 +1,110 @@
+"""A sweep's folder on disk: its state (state.json), what it leaves, and reading trial files.
+
+``state.json`` holds what the driver knows of every trial; with it, running the same sweep again
+resumes. The sweep's identity (spec without the executor, and the base config) must not change
+between sessions.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from conv1d_cli.config import config_to_yaml, load_config
+from conv1d_cli.errors import ConfigError
+from conv1d_cli.runs import atomic_write_text, write_json
+from conv1d_cli.sweep.plan import Plan
+from conv1d_cli.sweep.report import (
+    TrialRecord,
+    best_trial,
+    describe,
+    plot_metric,
+    write_trials_csv,
+)
+from conv1d_cli.yamlio import dump_yaml
+
+
+def read_metric_rows(path: Path) -> list[dict[str, float]]:
+    """The complete rows of a (possibly still growing) metrics.csv."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return []
+    complete = text[: text.rfind("\n") + 1]
+    rows = []
+    for row in csv.DictReader(io.StringIO(complete)):
+        try:
+            rows.append({k: float(v) if v not in ("", None) else math.nan for k, v in row.items()})
+        except ValueError:
+            continue
+    return rows
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _identity(plan: Plan) -> dict[str, Any]:
+    """What must not change between sessions of one sweep (the executor may)."""
+    spec = plan.sweep.spec.model_dump(mode="json", exclude={"executor"})
+    return {**spec, "name": plan.name, "config": plan.sweep.base_raw}
+
+
+def open_sweep_dir(plan: Plan) -> list[TrialRecord]:
+    """A new sweep folder, or the records of the same sweep run before (resume)."""
+    sweep_dir, state_path = plan.sweep_dir, plan.sweep_dir / "state.json"
+    if state_path.is_file():
+        state = read_json(state_path)
+        if state.get("identity") != _identity(plan):
+            raise ConfigError(
+                f"{plan.sweep.path}: {sweep_dir} holds a sweep made from a different sweep file "
+                "or base config; give this one another name (name: in the sweep file)"
+            )
+        records = []
+        for item in state["trials"]:
+            item["epoch_metrics"] = {int(k): v for k, v in item["epoch_metrics"].items()}
+            records.append(TrialRecord(**item))
+        return records
+    if sweep_dir.exists() and any(sweep_dir.iterdir()):
+        raise ConfigError(
+            f"{plan.sweep.path}: {sweep_dir} exists and is not a sweep; give the sweep another "
+            "name (name: in the sweep file)"
+        )
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    resolved = {
+        **plan.sweep.spec.model_dump(mode="json"),
+        "name": plan.name,
+        "config": str(plan.sweep.base_path),
+    }
+    atomic_write_text(sweep_dir / "sweep.yaml", dump_yaml(resolved))
+    records = [TrialRecord(i, params) for i, params in enumerate(plan.trials)]
+    write_state(plan, records)
+    return records
+
+
+def write_state(plan: Plan, records: list[TrialRecord]) -> None:
+    trials = [asdict(r) for r in sorted(records, key=lambda r: r.index)]
+    write_json(plan.sweep_dir / "state.json", {"identity": _identity(plan), "trials": trials})
+
+
+def write_outputs(plan: Plan, records: list[TrialRecord], keys: list[str]) -> TrialRecord | None:
+    """trials.csv, metric.png and best.yaml (the best trial's config, ready for conv1d train)."""
+    spec, sweep_dir = plan.sweep.spec, plan.sweep_dir
+    write_trials_csv(sweep_dir / "trials.csv", records, keys, spec.metric.name)
+    plot_metric(sweep_dir / "metric.png", records, keys, spec.metric.name)
+    best = best_trial(records, spec.metric.maximize)
+    if best is not None:
+        cfg = load_config(sweep_dir / "configs" / f"{best.name}.yaml")
+        base = load_config(plan.sweep.base_path)
+        cfg = cfg.model_copy(update={"name": f"{plan.name}-best", "output": base.output})
+        header = f"# best trial of sweep {plan.name}: {describe(best, spec.metric.name)}\n"
+        atomic_write_text(sweep_dir / "best.yaml", header + config_to_yaml(cfg))
+    return best

@@ -1,0 +1,210 @@
+"""The memory preflight: hand-computed estimates, shape pass == the engine's summary, refusals."""
+
+from __future__ import annotations
+
+import glob
+import json
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from conv1d_cli import memory
+from conv1d_cli.build import build_model, build_optimizer
+from conv1d_cli.cli import app
+from conv1d_cli.commands import preflight_training, resolve_config
+from conv1d_cli.config import load_config_dict
+from conv1d_cli.data import load_dataset
+from conv1d_cli.errors import DataError, NotEnoughMemory
+from conv1d_cli.memory import available_memory, check_memory, estimate, preflight_config
+from conv1d_cli.memory_shapes import config_rows
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = [*sorted(glob.glob(str(ROOT / "configs" / "*.yaml"))), str(ROOT / "benchmarks/deep.yaml")]
+
+HUGE = """
+name: huge
+data: {dataset: digits, limit: 400, val_split: 0.2, test_split: 0.25}
+model:
+  layers:
+    - {type: conv1d, channels: 100000, kernel: 3}
+    - {type: relu}
+    - {type: flatten}
+    - {type: dense, units: 100000}
+    - {type: relu}
+    - {type: dense, units: 10}
+train: {epochs: 1, batch_size: 32}
+output: {runs_dir: RUNS}
+"""
+
+
+def _small_model(dtype="float32"):
+    cfg = resolve_config_text(
+        """
+        model:
+          layers:
+            - {type: conv1d, channels: 4, kernel: 3}
+            - {type: relu}
+            - {type: flatten}
+            - {type: dense, units: 10}
+        """
+    )
+    return cfg, build_model(cfg.model, (1, 64), 10, np.random.default_rng(0), dtype)
+
+
+def resolve_config_text(text: str):
+    return load_config_dict(yaml.safe_load(textwrap.dedent(text)), "test")
+
+
+def test_estimate_by_hand():
+    # conv 1->4, k3: 4*1*3 + 4 = 16 params, output (4, 62); relu (4, 62); flatten (248,);
+    # dense 248->10: 2490 params, output (10,). 2506 params in all.
+    _cfg, model = _small_model()
+    rows = model.summary((1, 64))
+    need = estimate(rows, (1, 64), batch_size=8, training=True, itemsize=4, optimizer_buffers=2)
+    assert need.params == need.grads == 2506 * 4
+    assert need.optimizer == 2 * 2506 * 4
+    sizes = [64, 248, 248, 248, 10]  # the input and every layer's output, per sample
+    assert need.activations == (sum(sizes) + max(sizes)) * 8 * 4
+    assert need.total == 4 * 2506 * 4 + (sum(sizes) + 248) * 32
+    assert need.biggest.index == 3  # the dense layer: 2490 params x (W, grad, m, v)
+    evaluation = estimate(rows, (1, 64), batch_size=100, training=False, itemsize=4)
+    assert (evaluation.grads, evaluation.optimizer) == (0, 0)
+    assert evaluation.activations == (64 + 248 + 248) * 100 * 4  # input + two largest outputs
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: Path(p).name)
+def test_shape_pass_matches_the_engine_and_shipped_configs_pass(path):
+    cfg = resolve_config(Path(path))
+    try:
+        data = load_dataset(cfg.data, cfg.seed, purpose="eval")
+    except DataError:  # not on this machine: its declared view, MNIST-sized splits
+        if cfg.data.view is None:
+            pytest.skip("its data is not on this machine and the config gives no data.view")
+        n_classes = cfg.model.layers[-1].units
+        data = SimpleNamespace(
+            sample_shape=tuple(cfg.data.view),
+            n_classes=n_classes,
+            y_train=np.zeros(54_000),
+            y_val=np.zeros(6_000),
+            y_test=np.zeros(10_000),
+        )
+    shape = tuple(data.sample_shape)
+    model = build_model(cfg.model, shape, data.n_classes, np.random.default_rng(0), cfg.train.dtype)
+    got = config_rows(cfg.model, shape, cfg.train.dtype, data.n_classes)
+    want = model.summary(shape)
+    assert [(r.index, r.path, r.depth, r.output_shape, r.n_params) for r in got] == [
+        (r.index, r.path, r.depth, r.output_shape, r.n_params) for r in want
+    ]
+    preflight_training(cfg, data)  # never refuses today's configs
+    buffers = len(build_optimizer(cfg.optimizer).buffer_names)
+    built = check_memory(model, shape, cfg.train.batch_size, True, buffers)
+    planned = preflight_config(
+        cfg.model,
+        shape,
+        cfg.train.batch_size,
+        True,
+        cfg.train.dtype,
+        buffers,
+        n_classes=data.n_classes,
+    )
+    # the built model's weights and gradients are allocated already: not counted again
+    assert built.total == planned.total - planned.params - planned.grads
+
+
+def test_check_memory_refuses_past_what_is_available(monkeypatch):
+    _cfg, model = _small_model()
+    need = check_memory(model, (1, 64), 1000, training=False)
+    monkeypatch.setattr(memory, "available_memory", lambda: (need.total - 1, "MemAvailable"))
+    with pytest.raises(NotEnoughMemory) as info:
+        check_memory(model, (1, 64), 1000, training=False)
+    message = str(info.value)
+    assert "not enough memory for evaluation" in message
+    assert message.endswith("; lower train.eval_batch_size or make the network smaller")
+    assert "model.layers[" in message and "\n" not in message
+
+
+def test_available_memory_is_capped_by_the_cgroup(tmp_path, monkeypatch):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal: 8000000 kB\nMemAvailable: 4000000 kB\n")
+    limit, usage = tmp_path / "memory.max", tmp_path / "memory.current"
+    limit.write_text("3000000000\n")
+    usage.write_text("1000000000\n")
+    monkeypatch.setattr(memory, "MEMINFO", meminfo)
+    monkeypatch.setattr(memory, "CGROUP_FILES", ((limit, usage),))
+    assert available_memory() == (2_000_000_000, "the cgroup memory limit")
+    limit.write_text("max\n")
+    assert available_memory() == (4_000_000 * 1024, "MemAvailable")
+
+
+def test_huge_model_is_refused_before_allocating_with_the_numbers(tmp_path):
+    runs = tmp_path / "runs"
+    config = tmp_path / "huge.yaml"
+    config.write_text(HUGE.replace("RUNS", str(runs)))
+    result = runner.invoke(app, ["train", str(config), "-q"])
+    assert result.exit_code == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    line = lines[0]
+    assert line.startswith("error: not enough memory for training huge: needs about ")
+    assert "TiB" in line and "is available (" in line
+    # the dense layer of 100,000 channels x 62 positions -> 100,000 units holds the most
+    assert "the biggest layer is model.layers[3] (dense, 100,000 units: 620,000,100,000" in line
+    assert line.endswith("; make the network smaller")  # no batch size would help
+    assert not runs.exists()  # no run directory left behind
+    summary = runner.invoke(app, ["train", str(config), "--print-config"])
+    assert summary.exit_code == 0  # only training (and eval) allocate
+
+
+def test_eval_preflight_refuses_a_batch_too_big(tiny_config, monkeypatch):
+    run = tiny_config.parent / "runs" / "tiny"
+    assert runner.invoke(app, ["train", str(tiny_config), "-q"]).exit_code == 0
+    monkeypatch.setattr(memory, "available_memory", lambda: (10_000, "MemAvailable"))
+    result = runner.invoke(app, ["eval", str(run)])
+    assert result.exit_code == 2
+    assert "not enough memory for evaluation: needs about" in result.stderr
+    assert not (run / "eval.json").exists()
+    monkeypatch.undo()
+    result = runner.invoke(app, ["eval", str(run), "--json"])
+    assert result.exit_code == 0 and "accuracy" in json.loads(result.stdout)
+
+
+BLOCK = """
+name: hugeblock
+data: {dataset: digits, limit: 400, val_split: 0.2, test_split: 0.25}
+model:
+  layers:
+    - {type: conv1d, channels: 8, kernel: 3, padding: same}
+    - type: residual
+      layers:
+        - {type: conv1d, channels: 8, kernel: 3, padding: same}
+        - type: parallel
+          branches:
+            - [{type: conv1d, channels: 4, kernel: 1}]
+            - [{type: conv1d, channels: 100000, kernel: 1},
+               {type: conv1d, channels: 100000, kernel: 3, padding: same}]
+    - {type: flatten}
+    - {type: dense}
+train: {epochs: 1, batch_size: 32}
+output: {runs_dir: RUNS}
+"""
+
+
+def test_a_huge_layer_inside_blocks_is_refused_before_the_block_is_built(tmp_path):
+    runs = tmp_path / "runs"
+    config = tmp_path / "block.yaml"
+    config.write_text(BLOCK.replace("RUNS", str(runs)))
+    result = runner.invoke(app, ["train", str(config), "-q"])
+    assert result.exit_code == 2, result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and "not enough memory for training hugeblock" in line
+    # conv 100,000 -> 100,000 channels, kernel 3: 3e10 weights (112 GiB) inside a parallel
+    # block inside a residual block: the pass stops at the block it cannot build.
+    assert "model.layers[1].layers[1].branches[1][1] (conv1d, 100,000 channels" in line
+    assert "30,000,100,000 parameters" in line
+    assert not runs.exists()
