@@ -276,7 +276,49 @@ def _avgpool(layer: Any) -> Step:
     return pure(step)
 
 
+def _residual(block: Any) -> Step:
+    body = _plan(list(block.layers))
+    shortcut = None if block.shortcut is None else _plan(list(block.shortcut))
+    activation = None if block.activation is None else _plan([block.activation])
+
+    def step(x: np.ndarray, owned: bool) -> tuple[np.ndarray, bool]:
+        h = _run(body, x)  # starts unowned: the body never writes x, the shortcut reads it
+        s = x if shortcut is None else _run(shortcut, x)
+        if np.may_share_memory(h, x) or np.may_share_memory(h, s):
+            h = np.add(h, s)
+        else:
+            h += s
+        return (h, True) if activation is None else activation[0](h, True)
+
+    return _pure_if(step, body + (shortcut or []) + (activation or []))
+
+
+def _parallel(block: Any) -> Step:
+    plans = [_plan(list(branch)) for branch in block.branches]
+
+    def step(x: np.ndarray, owned: bool) -> tuple[np.ndarray, bool]:
+        outs = [_run(plan, x) for plan in plans]
+        n, widths, rest = len(x), [o.shape[1] for o in outs], outs[0].shape[2:]
+        if rest:  # channel-major like the engine's block and the convolutions
+            y = np.empty((sum(widths), n, *rest), outs[0].dtype).transpose(1, 0, 2)
+        else:
+            y = np.empty((n, sum(widths)), outs[0].dtype)
+        start = 0
+        for out, width in zip(outs, widths, strict=True):
+            y[:, start : start + width] = out
+            start += width
+        return y, True
+
+    return _pure_if(step, [s for plan in plans for s in plan])
+
+
+def _pure_if(step: Step, inner: list[Step]) -> Step:
+    return pure(step) if all(getattr(s, "pure", False) for s in inner) else step
+
+
 RULES: dict[type, Callable[[Any], Step]] = {
+    nn.Residual: _residual,
+    nn.Parallel: _parallel,
     nn.Conv1d: _affine_step,
     nn.Dense: _affine_step,
     nn.BatchNorm1d: _batchnorm,
