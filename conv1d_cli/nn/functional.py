@@ -47,9 +47,8 @@ def same_padding(n: int, f: int, s: int = 1, d: int = 1) -> tuple[int, int]:
 def resolve_padding(
     padding: Padding, n: int, f: int, s: int = 1, d: int = 1, name: str = "padding"
 ) -> tuple[int, int]:
-    """(left, right) for an int, a pair, 'valid', 'same' (which depends on n when s > 1) or
-    'causal': all d*(f-1) on the left, so output t sees inputs <= t (length n when s is 1; with
-    s > 1 the padded input is strided: ceil(n/s) outputs, output t sees inputs <= t*s)."""
+    """(left, right) for an int, a pair, 'valid', 'same' (depends on n when s > 1) or 'causal'
+    (all d*(f-1) on the left: output t sees inputs <= t*s; ceil(n/s) outputs)."""
     if isinstance(padding, str):
         if padding == "valid":
             return 0, 0
@@ -63,10 +62,8 @@ def resolve_padding(
     else:
         p = check_int(name, padding, 0)
         return p, p
-    raise ValueError(
-        f"{name} must be an int >= 0, a pair (left, right), 'valid', 'same' or 'causal', "
-        f"got {padding!r}"
-    )
+    allowed = "an int >= 0, a pair (left, right), 'valid', 'same' or 'causal'"
+    raise ValueError(f"{name} must be {allowed}, got {padding!r}")
 
 
 def conv_output_length(n: int, f: int, s: int, pad: tuple[int, int], d: int = 1) -> int:
@@ -82,8 +79,7 @@ def conv_output_length(n: int, f: int, s: int, pad: tuple[int, int], d: int = 1)
 
 
 def output_size(n: int, f: int, s: int = 1, p: Padding = 0, d: int = 1) -> int:
-    """N_out = floor((N_in + 2P - D(F-1) - 1)/S) + 1; p may be 'valid', 'same', 'causal' or a
-    (left, right) pair."""
+    """N_out = floor((N_in+2P-D(F-1)-1)/S) + 1; p: 'valid', 'same', 'causal', (left, right)."""
     n = check_int("n (input length)", n, 1)
     f = check_int("f (kernel size)", f, 1)
     s = check_int("s (stride)", s, 1)
