@@ -29,6 +29,7 @@ from conv1d_cli.sweep.report import Progress, TrialRecord, write_trials_csv
 from conv1d_cli.sweep.search import Search, make_search
 from conv1d_cli.sweep.spec import CSV_METRICS
 from conv1d_cli.sweep.sweepdir import (
+    mark_pruned,
     open_sweep_dir,
     read_json,
     read_metric_rows,
@@ -249,6 +250,8 @@ class _Driver:
             record.status = "completed"
         elif code in STOPPED:
             record.status = "pruned" if run.pruning else "interrupted"
+            if run.pruning:  # its summary.json says interrupted: tell it apart from a Ctrl-C
+                record.note = mark_pruned(run.job.run_dir) or ""
         elif code == 3:
             record.status, record.note = "diverged", f"log: {run.job.log}"
         elif code == TASK_LOST:  # the cluster gave up on the task (its workers kept dying):
