@@ -12,8 +12,6 @@ import math
 import os
 import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from rich.console import Console
 from conv1d_cli.config import config_to_yaml
 from conv1d_cli.errors import ConfigError, Conv1dError, TrainingInterrupted
 from conv1d_cli.runs import atomic_write_text
+from conv1d_cli.stopsignals import on_stop_signals
 from conv1d_cli.sweep.executors import TASK_LOST, Executor, LocalExecutor, TrialJob, cores
 from conv1d_cli.sweep.plan import Plan
 from conv1d_cli.sweep.report import Progress, TrialRecord, write_trials_csv
@@ -110,7 +109,7 @@ def run_sweep(
     progress = Progress(console, spec.metric.name, keys, spec.metric.maximize)
     driver = _Driver(plan, search, executor, records, progress)
     try:
-        with _signals_as_interrupt():
+        with on_stop_signals(_raise_interrupt):
             driver.run()
     except KeyboardInterrupt:
         driver.stop_all()
@@ -131,24 +130,9 @@ def run_sweep(
     return SweepResult(plan.sweep_dir, records, best)
 
 
-@contextmanager
-def _signals_as_interrupt() -> Iterator[None]:
+def _raise_interrupt(signal_number: int, frame: Any) -> None:
     """Ctrl-C and SIGTERM both stop the sweep cleanly, whatever handlers were installed."""
-
-    def handler(signal_number: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = {}
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, handler)
-    except ValueError:  # not the main thread: leave the handlers alone
-        pass
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    raise KeyboardInterrupt
 
 
 class _Driver:
