@@ -150,6 +150,7 @@ MALFORMED = {
     ),
     "before-data": ("@problemName X\n1,2,3:a\n", ".ts", 2, "before @data"),
     "no-label": (GOOD_HEADER + "1,2,3\n", ".ts", 6, "label"),
+    "regression": ("@problemName X\n@targetLabel true\n@data\n1,2:0.5\n", ".ts", 2, "regression"),
     "no-classes": ("@problemName X\n@data\n1,2:a\n", ".ts", 2, "no @classLabel"),
     "equal-length": (
         GOOD_HEADER.replace("@data", "@equalLength true\n@seriesLength 3\n@data")
