@@ -146,18 +146,23 @@ def _check_monitor(cfg: Config, data: Dataset) -> None:
 def _setup_resume(
     config_path: Path | None, overrides: Sequence[str], target: Path, reporter: Reporter | None
 ) -> TrainingSetup | FinishedRun:
-    checkpoint_path = resolve_checkpoint(Path(target), "last")
-    run_dir = run_dir_of(checkpoint_path)
-    if run_dir is None:
-        raise CheckpointError(
-            f"{checkpoint_path} is not inside a run directory (<run>/checkpoints/); "
-            "--resume takes a run directory such as runs/mnist"
-        )
-    lock = acquire_run_lock(run_dir, "conv1d train --resume")  # before reading: one writer
+    target = Path(target)
+    lock = None
+    if (target / "config.yaml").is_file():  # a run dir: its holder is named even before a
+        lock = acquire_run_lock(target, "conv1d train --resume")  # checkpoint exists
     try:
+        checkpoint_path = resolve_checkpoint(target, "last")
+        run_dir = run_dir_of(checkpoint_path)
+        if run_dir is None:
+            raise CheckpointError(
+                f"{checkpoint_path} is not inside a run directory (<run>/checkpoints/); "
+                "--resume takes a run directory such as runs/mnist"
+            )
+        lock = lock or acquire_run_lock(run_dir, "conv1d train --resume")  # one writer
         setup = _resume_locked(config_path, overrides, checkpoint_path, run_dir, reporter)
     except BaseException:
-        lock.release()
+        if lock is not None:
+            lock.release()
         raise
     if isinstance(setup, FinishedRun):
         lock.release()

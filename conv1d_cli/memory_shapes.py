@@ -12,13 +12,12 @@ build ends the pass: its children's rows already exceed the memory, which is wha
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any
 
 import numpy as np
 
-from conv1d_cli.nn.model import LayerInfo, Sequential
+from conv1d_cli.nn.model import LayerInfo, layer_rows
 
 Shape = tuple[int, ...]
 
@@ -43,6 +42,7 @@ def config_rows(
     ``n_classes``, as in ``build_model``.
     """
     from conv1d_cli import nn
+    from conv1d_cli.build import resolve_units
     from conv1d_cli.specs import BuildContext
 
     ctx = BuildContext(
@@ -50,10 +50,7 @@ def config_rows(
         dtype=np.dtype(dtype),
         initializer=nn.get_initializer("zeros"),  # the width-1 proxies need no random draws
     )
-    specs = list(model_cfg.layers)
-    last = specs[-1] if specs else None
-    if last is not None and last.type in ("dense", "linear") and last.units is None:
-        specs[-1] = last.model_copy(update={"units": n_classes or 1})
+    specs = list(resolve_units(model_cfg, n_classes or 1).layers)
     pass_ = _ShapePass(ctx, np.dtype(dtype).itemsize, budget_bytes)
     try:
         rows, _ = pass_.sequence(specs, tuple(int(d) for d in input_shape), "", 0)
@@ -104,9 +101,7 @@ class _ShapePass:
         if spec.children():
             self._check_block_fits(spec, shape, path, depth)
         layer = spec.build(shape, self.ctx)
-        rows = Sequential([layer]).summary(shape, "", depth)
-        # Sequential numbers its one layer 0 and names it "0": give it its place in the network.
-        rows = [_placed(row, index, path) for row in rows]
+        rows = layer_rows(layer, shape, index, path, depth)  # the engine's own rows
         return rows, tuple(int(d) for d in layer.output_shape(shape))
 
     def _check_block_fits(self, spec: Any, shape: Shape, path: str, depth: int) -> None:
@@ -119,12 +114,3 @@ class _ShapePass:
         if 2 * n_params * self.itemsize > self.budget:  # weights + gradients at build time
             block = LayerInfo(0, spec.type, shape, n_params, 0, spec.type, path, depth)
             raise _TooBigToBuild([block, *children])
-
-
-def _placed(row: LayerInfo, index: int, path: str) -> LayerInfo:
-    own = row.path == "0"
-    return dataclasses.replace(
-        row,
-        index=index if own else row.index,
-        path=path if own else path + row.path[1:],
-    )

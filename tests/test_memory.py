@@ -161,7 +161,7 @@ def test_huge_model_is_refused_before_allocating_with_the_numbers(tmp_path):
     assert summary.exit_code == 0  # only training (and eval) allocate
 
 
-def test_eval_preflight_refuses_a_batch_too_big(tiny_config, monkeypatch):
+def test_eval_and_predict_preflight_refuse_a_batch_too_big(tiny_config, monkeypatch, tmp_path):
     run = tiny_config.parent / "runs" / "tiny"
     assert runner.invoke(app, ["train", str(tiny_config), "-q"]).exit_code == 0
     monkeypatch.setattr(memory, "available_memory", lambda: (10_000, "MemAvailable"))
@@ -169,9 +169,15 @@ def test_eval_preflight_refuses_a_batch_too_big(tiny_config, monkeypatch):
     assert result.exit_code == 2
     assert "not enough memory for evaluation: needs about" in result.stderr
     assert not (run / "eval.json").exists()
+    samples = tmp_path / "x.npy"
+    np.save(samples, np.zeros((3, 1, 64), dtype=np.float32))
+    result = runner.invoke(app, ["predict", str(run), str(samples)])
+    assert result.exit_code == 2
+    assert "not enough memory for prediction: needs about" in result.stderr
     monkeypatch.undo()
     result = runner.invoke(app, ["eval", str(run), "--json"])
     assert result.exit_code == 0 and "accuracy" in json.loads(result.stdout)
+    assert runner.invoke(app, ["predict", str(run), str(samples)]).exit_code == 0
 
 
 BLOCK = """

@@ -1,5 +1,5 @@
 """The issue's "done when": a user's float npz and a .ts pair train to >= 0.9 test accuracy with a
-config that names neither the data kind, the view nor the normalization."""
+config that names neither the data kind, the view, the normalization nor the classifier's width."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ model:
     - {{type: conv1d, channels: 8, kernel: 9, padding: same}}
     - {{type: relu}}
     - {{type: globalavgpool1d}}
-    - {{type: dense, units: 3}}
+    - {{type: dense}}  # units: the number of classes
 optimizer: {{lr: 0.01}}
 train: {{epochs: 20}}
 output: {{runs_dir: {runs}, plots: false}}
@@ -44,6 +44,7 @@ def test_a_float_npz_of_noisy_sines_learns(tmp_path):
     meta = load_checkpoint(tmp_path / "runs" / "minimal" / "checkpoints" / "best.safetensors").meta
     assert meta["data"]["normalization"]["method"] == "standardize"  # auto, for float signals
     assert meta["config"]["data"]["dataset"] == "npz"
+    assert meta["data"]["class_names"] == sorted(SINE_CLASSES)
 
 
 @pytest.mark.parametrize("channels", [1, 2])

@@ -270,3 +270,22 @@ def test_sweep_names_follow_the_run_name_rule(tmp_path):
     result = runner.invoke(app, ["sweep", str(path), "--dry-run"])
     assert result.exit_code == 2
     assert "name 'no/slash': a sweep name may hold letters" in result.stderr
+
+
+def test_a_trial_starts_fresh_resumes_or_refuses_a_live_run(tmp_path):
+    from conv1d_cli.errors import RunInUse
+    from conv1d_cli.runlock import acquire_run_lock
+    from conv1d_cli.sweep.executors import TrialJob, train_argv
+
+    job = TrialJob("trial-000", "c.yaml", str(tmp_path), str(tmp_path), "log", "stop")
+    fresh = ["train", "c.yaml", "--name", "trial-000", "--runs-dir", str(tmp_path), "--quiet"]
+    assert train_argv(job) == fresh
+    run = tmp_path / "trial-000"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text("stopped before its first epoch ended\n")
+    with acquire_run_lock(run, "conv1d train"), pytest.raises(RunInUse):
+        train_argv(job)  # its process is alive: never removed under it
+    assert train_argv(job) == fresh and not run.exists()  # no result in it: started again
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.safetensors").write_bytes(b"")
+    assert train_argv(job) == ["train", "--resume", str(run), "--quiet"]

@@ -71,6 +71,13 @@ def sweep_command(
         counts[record.status] = counts.get(record.status, 0) + 1
     tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     out.print(f"sweep: {result.sweep_dir} ({tally})", markup=False)
+    unfinished = [r for r in result.records if not r.finished]
+    if unfinished:
+        err.print(
+            f"{len(unfinished)} trials unfinished; resume with: {shlex.join(command)}",
+            markup=False,
+            soft_wrap=True,
+        )
     if result.best is not None:
         out.print(f"best: {describe(result.best, plan.sweep.spec.metric.name)}", markup=False)
         out.print(f"train it: conv1d train {result.sweep_dir / 'best.yaml'}", markup=False)

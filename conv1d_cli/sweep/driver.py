@@ -118,6 +118,9 @@ def run_sweep(
             f"sweep interrupted: {stopped} trials stopped and saved; resume with: {resume_command}",
             signal.SIGINT,
         ) from None
+    except BaseException:
+        driver.stop_all()  # never leave trials running behind an error
+        raise
     finally:
         progress.close()
         executor.close()
@@ -174,6 +177,8 @@ class _Driver:
 
     def _next(self, peek: bool = False) -> TrialRecord | None:
         for r in self.records:
+            if r.index >= self.search.total:  # beyond a run_cap lowered since
+                continue
             if not r.finished and r.index not in self.running and r.index not in self.held:
                 return r
         if len(self.records) < self.search.total:
