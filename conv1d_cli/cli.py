@@ -7,21 +7,27 @@ mistake is one line on stderr and exit code 2; tracebacks only with ``--debug``.
 from __future__ import annotations
 
 import json
-import math
-import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from conv1d_cli import __version__
+from conv1d_cli.cli_common import (  # noqa: F401 (cli._user_errors & co. stay importable)
+    JsonOption,
+    SetOption,
+    _fail,
+    _stderr,
+    _stdout,
+    _storage_error,
+    _unexpected,
+    _user_errors,
+)
+from conv1d_cli.cli_inspect import outsize_command, summary_command
 from conv1d_cli.cli_predict import export_command, predict_command
 from conv1d_cli.cli_runs import runs_command
-from conv1d_cli.errors import ConfigError, Conv1dError
+from conv1d_cli.errors import ConfigError
 
 app = typer.Typer(
     name="conv1d",
@@ -31,77 +37,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,  # our own one-line errors; never dump locals (whole arrays)
     rich_markup_mode="rich",
 )
-
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set",
-        "-s",
-        metavar="KEY=VALUE",
-        help="Override a config key (dotted, e.g. optimizer.lr=0.01); the value is read as YAML. "
-        "Repeatable.",
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")
-]
-
-
-def _stderr() -> Console:
-    return Console(stderr=True, highlight=False)
-
-
-def _stdout() -> Console:
-    return Console(highlight=False, soft_wrap=True)
-
-
-@contextmanager
-def _user_errors(ctx: typer.Context) -> Iterator[None]:
-    """Turn the project's errors into one line and an exit code; hide tracebacks unless --debug."""
-    debug = bool(ctx.obj and ctx.obj.get("debug"))
-    try:
-        yield
-    except (typer.Exit, typer.Abort):
-        raise
-    except Conv1dError as exc:
-        if debug:
-            traceback.print_exc()
-        prefix = "" if exc.exit_code in (130, 143) else "error: "
-        _stderr().print(f"{prefix}{exc}", markup=False, soft_wrap=True)
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        _stderr().print("interrupted", markup=False)
-        raise typer.Exit(130) from None
-    except OSError as exc:
-        _storage_error(exc, debug)  # disk full & co outside the run-file writers: exit 4
-        _unexpected(exc, debug)
-    except Exception as exc:
-        _unexpected(exc, debug)
-
-
-def _storage_error(exc: OSError, debug: bool) -> None:
-    from conv1d_cli.atomic import STORAGE_ERRORS
-
-    if exc.errno not in STORAGE_ERRORS:
-        return
-    if debug:
-        traceback.print_exc()
-    where = f" while writing {exc.filename}" if exc.filename else ""
-    _stderr().print(f"error: {STORAGE_ERRORS[exc.errno]}{where}", markup=False, soft_wrap=True)
-    raise typer.Exit(4) from None
-
-
-def _unexpected(exc: Exception, debug: bool) -> None:
-    if debug:
-        traceback.print_exc()
-    first = (str(exc).strip().splitlines() or [""])[0]
-    _stderr().print(
-        f"error: unexpected {type(exc).__name__}: {first} (rerun with --debug for the traceback)",
-        markup=False,
-        soft_wrap=True,
-    )
-    raise typer.Exit(1) from None
 
 
 def _version(value: bool) -> None:
@@ -294,111 +229,9 @@ app.command(name="predict")(predict_command)  # conv1d predict RUN INPUT (cli_pr
 app.command(name="export")(export_command)  # conv1d export RUN --format onnx (cli_predict.py)
 
 
-# ---------------------------------------------------------------------------------- outsize
-@app.command()
-def outsize(
-    ctx: typer.Context,
-    n: Annotated[int, typer.Option("--n", help="Input length N_in.", show_default=False)],
-    f: Annotated[int, typer.Option("--f", help="Kernel size F.", show_default=False)],
-    s: Annotated[int, typer.Option("--s", help="Stride S.")] = 1,
-    p: Annotated[
-        str, typer.Option("--p", help="Padding P per side: an int, same, valid or causal.")
-    ] = "0",
-    d: Annotated[int, typer.Option("--d", help="Dilation D.")] = 1,
-    explain: Annotated[
-        bool, typer.Option("--explain", help="Show the formula with the numbers put in.")
-    ] = False,
-) -> None:
-    """Output length of a 1D convolution: floor((N + 2P - D(F-1) - 1)/S) + 1."""
-    from conv1d_cli.nn import output_size
-
-    with _user_errors(ctx):
-        padding: int | str = p.strip().lower()
-        if padding not in ("same", "valid", "causal"):
-            try:
-                padding = int(padding)
-            except ValueError:
-                _fail(f"--p {p!r}: padding must be a non-negative integer, same, valid or causal")
-        try:
-            result = output_size(n, f, s, padding, d)
-        except ValueError as exc:
-            _fail(str(exc))
-    if explain:
-        typer.echo(_explain(n, f, s, padding, d, result))
-    typer.echo(str(result))
-
-
-def _fail(message: str) -> None:
-    _stderr().print(f"error: {message}", markup=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
-def _explain(n: int, f: int, s: int, p: int | str, d: int, result: int) -> str:
-    if p == "same":
-        total = max(0, (result - 1) * s + d * (f - 1) + 1 - n)
-        return (
-            f"'same': N_out = ceil(N_in / S) = ceil({n} / {s}) = {result}; padding "
-            f"{total} in all ({total // 2} left, {total - total // 2} right)"
-        )
-    if p == "causal":
-        left = d * (f - 1)
-        return (
-            f"'causal': padding D(F-1) = {d}*({f}-1) = {left} on the left only; "
-            f"N_out = floor((N_in - 1) / S) + 1 = floor({n - 1} / {s}) + 1 = {result}"
-        )
-    pad = 0 if p == "valid" else int(p)
-    numerator = n + 2 * pad - d * (f - 1) - 1
-    return (
-        "N_out = floor((N_in + 2P - D(F-1) - 1) / S) + 1 "
-        f"= floor(({n} + 2*{pad} - {d}*({f}-1) - 1) / {s}) + 1 "
-        f"= floor({numerator} / {s}) + 1 = {math.floor(numerator / s)} + 1 = {result}"
-    )
-
-
-# ---------------------------------------------------------------------------------- summary
-@app.command()
-def summary(
-    ctx: typer.Context,
-    config: Annotated[Path, typer.Argument(help="The YAML config.", show_default=False)],
-    set_: SetOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Per-layer table: output shape, parameters and multiply-accumulates per sample.
-
-    Layers inside residual and parallel blocks follow their block, indented, named by path.
-    """
-    from conv1d_cli.commands import summarize_model
-    from conv1d_cli.progress import summary_table
-
-    with _user_errors(ctx):
-        result = summarize_model(config, set_ or [])
-    if json_output:
-        payload = {
-            "input_shape": list(result.input_shape),
-            "layers": [
-                {
-                    "index": row.index,
-                    "path": row.path,  # "3.layers.1" inside blocks (the parameter-name prefix)
-                    "depth": row.depth,
-                    "name": str(row.name),
-                    "output_shape": list(row.output_shape),
-                    "params": row.n_params,
-                    "macs": row.macs,
-                }
-                for row in result.rows
-            ],
-            "total_params": result.total_params,
-            "total_macs": result.total_macs,
-        }
-        typer.echo(json.dumps(payload))
-        return
-    out = _stdout()
-    out.print(f"data: {result.data}", markup=False)
-    out.print(summary_table(result, title=f"model summary ({config})"))
-    out.print(
-        f"total parameters: {result.total_params:,}   "
-        f"multiply-accumulates per sample: {result.total_macs:,}"
-    )
+# ---------------------------------------------------------------------------- outsize, summary
+app.command(name="outsize")(outsize_command)  # the output-length arithmetic (cli_inspect.py)
+app.command(name="summary")(summary_command)  # per-layer table of a config (cli_inspect.py)
 
 
 # ------------------------------------------------------------------------------------ sweep

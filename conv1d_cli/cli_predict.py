@@ -1,6 +1,6 @@
 """``conv1d predict`` and ``conv1d export``: thin wrappers around predicting.py and export/.
 
-Registered on the app in cli.py; the shared error handling (one line, exit 2) is cli.py's.
+Registered on the app in cli.py; the shared error handling (one line, exit 2) is cli_common's.
 """
 
 from __future__ import annotations
@@ -14,15 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")
-]
-
-
-def _cli() -> Any:
-    from conv1d_cli import cli  # cli.py imports this module: read its helpers at call time
-
-    return cli
+from conv1d_cli.cli_common import JsonOption, _stderr, _stdout, _user_errors
 
 
 def predict_command(
@@ -69,9 +61,8 @@ def predict_command(
 
     from conv1d_cli.predicting import open_output, predict_file
 
-    cli = _cli()
-    err = cli._stderr()
-    with cli._user_errors(ctx):
+    err = _stderr()
+    with _user_errors(ctx):
         if out is None and not json_lines and sys.stdout.isatty():
             err.print(
                 "hint: rows are CSV; use --out FILE, or pipe the output (e.g. | head)",
@@ -138,8 +129,7 @@ def export_command(
     from conv1d_cli.errors import ConfigError
     from conv1d_cli.export import FORMATS, export_onnx
 
-    cli = _cli()
-    with cli._user_errors(ctx):
+    with _user_errors(ctx):
         if format_.lower() not in FORMATS:
             raise ConfigError(f"--format {format_}: allowed formats: {', '.join(FORMATS)}")
         result = export_onnx(target, out, force)
@@ -153,8 +143,8 @@ def export_command(
         }
         typer.echo(json.dumps(payload))
         return
-    cli._stdout().print(f"wrote {result.path} (ONNX opset {result.opset})", markup=False)
-    cli._stderr().print(
+    _stdout().print(f"wrote {result.path} (ONNX opset {result.opset})", markup=False)
+    _stderr().print(
         f"checked with onnxruntime on {result.n_checked} samples: probabilities differ from "
         f"the NumPy engine by at most {result.max_prob_diff:.1e}",
         markup=False,
