@@ -28,7 +28,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-import layers  # noqa: E402  (benchmarks/ is not a package)
+import inference  # noqa: E402  (benchmarks/ is not a package)
+import layers  # noqa: E402
 import report  # noqa: E402
 import workers  # noqa: E402
 from contention import CLEAN, Meter  # noqa: E402
@@ -54,7 +55,7 @@ TEMPLATE_SHAPE = (1, 150)
 TARGET_TEMPLATE_RATIO = 1.1
 TARGET_LOOP_SPEEDUP = 100  # engine vs direct loops, course network
 TARGET_FASHION_MB = 1024
-SECTIONS = ("layers", "configs", "templates", "loops", "scaling", "memory")
+SECTIONS = ("layers", "configs", "templates", "inference", "loops", "scaling", "memory")
 CTX = mp.get_context("spawn")  # a fresh interpreter per measurement: clean memory, no forks
 
 
@@ -352,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
                 results["configs_1_thread"].append(compare_config(name, path, engines, one))
     if "templates" in args.sections:
         results["templates"] = compare_templates(engines, args)
+    if "inference" in args.sections:
+        print("inference (predict/eval path) ...", flush=True)
+        results["inference"] = inference.run(engines, args, CTX, ROOT)
     if "loops" in args.sections:
         print("direct loops ...", flush=True)
         results["loops"] = run_loops(4 if args.quick else 8, 2 if args.quick else 3, args.threads)
@@ -370,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         results, TARGET_TORCH_RATIO, TARGET_LOOP_SPEEDUP, TARGET_FASHION_MB
     )
     results["targets"].update(report.template_targets(results, TARGET_TEMPLATE_RATIO))
+    if "inference" in results:
+        results["targets"].update(inference.targets(results["inference"]))
     text = report.markdown(results)
     print()
     print(text)

@@ -190,6 +190,10 @@ def markdown(results: dict) -> str:
             )
         )
     parts += templates_markdown(results)
+    if "inference" in results:
+        import inference  # benchmarks/inference.py: the predict/eval rows
+
+        parts += inference.markdown(results["inference"])
     if "loops" in results:
         lp = results["loops"]
         parts.append("### Direct loops (course network, `benchmarks/reference_loops.py`)")

@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_limits
 from conv1d_cli.build import build_loss, build_model, build_optimizer
 from conv1d_cli.config import load_config, load_config_dict
 from conv1d_cli.data.idx import read_idx
+from conv1d_cli.fastpath import InferenceRunner
 from conv1d_cli.nn import keep_freed_memory
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -56,7 +57,7 @@ class Net:
         rng = np.random.default_rng(cfg.seed)
         model = build_model(cfg.model, input_shape, 10, rng, "float32")
         if engine == "numpy":
-            self._numpy(model, cfg)
+            self._numpy(model, cfg, input_shape)
         else:
             import torch_reference as tr
 
@@ -68,7 +69,7 @@ class Net:
             self.train_mode = lambda: tmodel.train()
             self.eval_mode = lambda: tmodel.eval()
 
-    def _numpy(self, model: Any, cfg: Any) -> None:
+    def _numpy(self, model: Any, cfg: Any, input_shape: tuple[int, int]) -> None:
         loss_fn, optimizer = build_loss(cfg.loss), build_optimizer(cfg.optimizer)
 
         def train_step(x: np.ndarray, y: np.ndarray) -> float:
@@ -81,7 +82,8 @@ class Net:
             return loss
 
         self.train_step = train_step
-        self.predict = model.forward
+        # conv1d eval/predict's forward pass (conv1d_cli/fastpath.py), as the eval column says.
+        self.predict = InferenceRunner(model, tuple(input_shape)).logits
         self.train_mode, self.eval_mode = model.train, model.eval
 
 

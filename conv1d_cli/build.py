@@ -15,7 +15,22 @@ import numpy as np
 from conv1d_cli import config as cfgs
 from conv1d_cli import nn, optim, schedules
 from conv1d_cli.errors import ConfigError
-from conv1d_cli.specs import BuildContext, build_sequence, fmt_shape
+from conv1d_cli.specs import LAYER_SPECS, BuildContext, build_sequence, fmt_shape
+
+
+def resolve_units(model_cfg: cfgs.ModelConfig, n_classes: int) -> cfgs.ModelConfig:
+    """The model config with a last ``dense`` that left ``units`` out given ``n_classes``."""
+    last = model_cfg.layers[-1]
+    if last.type not in ("dense", "linear") or last.units is not None:
+        return model_cfg
+    layers = [*model_cfg.layers[:-1], last.model_copy(update={"units": n_classes})]
+    return model_cfg.model_copy(update={"layers": layers})
+
+
+# Each kind's own build, by type tag (read by the memory preflight's shape pass).
+LAYER_FACTORIES: dict[str, Callable[[Any, tuple[int, ...], BuildContext], nn.Layer]] = {
+    tag: lambda spec, shape, ctx: spec.build(shape, ctx) for tag in LAYER_SPECS
+}
 
 
 def build_model(
@@ -37,10 +52,7 @@ def build_model(
         dtype=np.dtype(dtype),
         initializer=nn.get_initializer(model_cfg.init, sigma=model_cfg.init_sigma),
     )
-    specs = list(model_cfg.layers)
-    last = specs[-1]
-    if last.type in ("dense", "linear") and last.units is None:
-        specs[-1] = last.model_copy(update={"units": n_classes})
+    specs = resolve_units(model_cfg, n_classes).layers
     model, shape = build_sequence(specs, input_shape, ctx)
     if shape != (n_classes,):
         index = len(specs) - 1

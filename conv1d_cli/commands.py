@@ -130,8 +130,9 @@ def preflight_training(cfg: Config, data: Dataset) -> None:
     batch = min(train.batch_size, max(1, len(data.y_train)))
     eval_batch = min(train.eval_batch_size, max(1, len(data.y_val), len(data.y_test)))
     what = f"training {cfg.name}" if cfg.name else "training"
-    preflight_config(cfg.model, shape, batch, True, train.dtype, buffers, what)
-    preflight_config(cfg.model, shape, eval_batch, False, train.dtype, what="evaluation")
+    k = data.n_classes
+    preflight_config(cfg.model, shape, batch, True, train.dtype, buffers, what, n_classes=k)
+    preflight_config(cfg.model, shape, eval_batch, False, train.dtype, "evaluation", n_classes=k)
 
 
 def _check_monitor(cfg: Config, data: Dataset) -> None:
@@ -145,18 +146,23 @@ def _check_monitor(cfg: Config, data: Dataset) -> None:
 def _setup_resume(
     config_path: Path | None, overrides: Sequence[str], target: Path, reporter: Reporter | None
 ) -> TrainingSetup | FinishedRun:
-    checkpoint_path = resolve_checkpoint(Path(target), "last")
-    run_dir = run_dir_of(checkpoint_path)
-    if run_dir is None:
-        raise CheckpointError(
-            f"{checkpoint_path} is not inside a run directory (<run>/checkpoints/); "
-            "--resume takes a run directory such as runs/mnist"
-        )
-    lock = acquire_run_lock(run_dir, "conv1d train --resume")  # before reading: one writer
+    target = Path(target)
+    lock = None
+    if (target / "config.yaml").is_file():  # a run dir: its holder is named even before a
+        lock = acquire_run_lock(target, "conv1d train --resume")  # checkpoint exists
     try:
+        checkpoint_path = resolve_checkpoint(target, "last")
+        run_dir = run_dir_of(checkpoint_path)
+        if run_dir is None:
+            raise CheckpointError(
+                f"{checkpoint_path} is not inside a run directory (<run>/checkpoints/); "
+                "--resume takes a run directory such as runs/mnist"
+            )
+        lock = lock or acquire_run_lock(run_dir, "conv1d train --resume")  # one writer
         setup = _resume_locked(config_path, overrides, checkpoint_path, run_dir, reporter)
     except BaseException:
-        lock.release()
+        if lock is not None:
+            lock.release()
         raise
     if isinstance(setup, FinishedRun):
         lock.release()

@@ -64,8 +64,11 @@ class LoadedModel:
     meta: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        from conv1d_cli.fastpath import InferenceRunner
+
         self.model.eval()
         self.dtype = np.dtype(self.config.train.dtype)
+        self.runner = InferenceRunner(self.model, self.input_shape)
 
     @property
     def classes_(self) -> np.ndarray:
@@ -133,7 +136,7 @@ class LoadedModel:
         if not normalized:
             _check_finite(batch, origin, at)
             batch = self.normalize(batch)
-        return self.model.forward(batch.astype(self.dtype, copy=False))
+        return self.runner.logits(batch.astype(self.dtype, copy=False))
 
     def logits(self, x: Any, batch_size: int | None = None, *, normalized: bool = False):
         """(N, K) network outputs for raw (or, with ``normalized``, already normalized) x."""

@@ -65,15 +65,21 @@ def estimate(
     itemsize: int = 4,
     optimizer_buffers: int = 0,
 ) -> MemoryEstimate:
-    """Peak bytes of a model given its per-layer rows (output shape and parameters per sample)."""
-    n_params = sum(row.n_params for row in rows)
+    """Peak bytes of a model given its per-layer rows (output shape and parameters per sample).
+
+    Rows are ``Sequential.summary``'s: a block's row (its totals) is followed by its children's,
+    one level deeper; parameters are counted once (the outermost rows), activations for every
+    row (a block's sum or concatenation is an array of its own).
+    """
+    top = min((row.depth for row in rows), default=0)
+    n_params = sum(row.n_params for row in rows if row.depth == top)
     sizes = [math.prod(input_shape)] + [math.prod(row.output_shape) for row in rows]
     if training:
         activations = (sum(sizes) + max(sizes)) * batch_size * itemsize
     else:
         activations = (sizes[0] + sum(sorted(sizes[1:])[-2:])) * batch_size * itemsize
     biggest, biggest_bytes = None, 0
-    for row in rows:
+    for row in _leaves(rows):
         # A layer's own bytes: its weights (and gradients in training) plus its batch output.
         own = row.n_params * itemsize * (2 + optimizer_buffers if training else 1)
         own += math.prod(row.output_shape) * batch_size * itemsize
@@ -89,6 +95,21 @@ def estimate(
         biggest=biggest,
         biggest_bytes=biggest_bytes,
     )
+
+
+def _leaves(rows: Sequence[LayerInfo]) -> list[LayerInfo]:
+    """The rows that are not blocks (a block's row is followed by deeper rows)."""
+    return [
+        row
+        for row, after in zip(rows, [*rows[1:], None], strict=True)
+        if after is None or after.depth <= row.depth
+    ]
+
+
+def config_key(row: LayerInfo) -> str:
+    """The row's config key path: "3.layers.1" -> model.layers[3].layers[1]."""
+    parts = (row.path or str(row.index)).split(".")
+    return "model.layers" + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in parts)
 
 
 def available_memory() -> tuple[int, str] | None:
@@ -136,15 +157,17 @@ def check_estimate(need: MemoryEstimate, what: str, available: tuple[int, str] |
     if need.biggest is not None:
         row = need.biggest
         biggest = (
-            f"; the biggest layer is model.layers[{row.index}] ({row.description or row.name}: "
+            f"; the biggest layer is {config_key(row)} ({row.description or row.name}: "
             f"{row.n_params:,} parameters, output {_shape(row.output_shape)} per sample, "
             f"{_size(need.biggest_bytes)})"
         )
     batch_key = "train.batch_size" if need.training else "train.eval_batch_size"
+    fix = f"lower {batch_key} or make the network smaller"
+    if need.total - need.activations > have:  # the weights alone do not fit: no batch will
+        fix = "make the network smaller"
     raise NotEnoughMemory(
         f"not enough memory for {what}: needs about {_size(need.total)} "
-        f"({', '.join(parts)}) but {_size(have)} is available ({source}){biggest}; "
-        f"make the network smaller or lower {batch_key}"
+        f"({', '.join(parts)}) but {_size(have)} is available ({source}){biggest}; {fix}"
     )
 
 
@@ -178,6 +201,7 @@ def preflight_config(
     dtype: str = "float32",
     optimizer_buffers: int = 0,
     what: str | None = None,
+    n_classes: int | None = None,
 ) -> MemoryEstimate | None:
     """Preflight from the config alone, before any weight is allocated.
 
@@ -185,13 +209,15 @@ def preflight_config(
     """
     from conv1d_cli.memory_shapes import config_rows
 
-    rows = config_rows(model_cfg, tuple(input_shape), dtype)
+    available = available_memory()
+    budget = math.inf if available is None else available[0]
+    rows = config_rows(model_cfg, tuple(input_shape), dtype, n_classes, budget)
     if rows is None:
         return None
     need = estimate(
         rows, tuple(input_shape), batch_size, training, np.dtype(dtype).itemsize, optimizer_buffers
     )
-    check_estimate(need, what or ("training" if training else "evaluation"), available_memory())
+    check_estimate(need, what or ("training" if training else "evaluation"), available)
     return need
 
 

@@ -1,69 +1,116 @@
 """A shape-only pass over the config: the engine's ``LayerInfo`` rows without allocating weights.
 
-Layers without weights (activations, pooling, flatten, dropout) and BatchNorm (2 x channels) are
-built for real through the builder's table, which costs nothing. A convolution or dense layer is
-built at width 1 (its output length then comes from the engine's own arithmetic for padding,
-stride and dilation), and its full width and parameter count are put back from the config: a
-conv of 100,000 channels costs the memory of a conv of one. Kinds this pass does not know (the
-blocks to come) are built for real and read through their own ``output_shape`` and ``params``.
+Kinds without weights (activations, pooling, flatten, dropout) and BatchNorm (2 x channels) are
+built for real from their spec (``conv1d_cli/specs``), which costs nothing. A convolution or
+dense layer is built at width 1 (its output length then comes from the engine's own arithmetic
+for padding, stride and dilation), and its full width and parameter count are put back from the
+spec: a conv of 100,000 channels costs the memory of a conv of one. A block (residual, parallel)
+is first sized from its children's rows, by the same pass; only when its weights fit is it built
+for real, and its rows are then the engine's own (``Sequential.summary``). A block too big to
+build ends the pass: its children's rows already exceed the memory, which is what is reported.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from conv1d_cli.nn.model import LayerInfo
+from conv1d_cli.nn.model import LayerInfo, layer_rows
+
+Shape = tuple[int, ...]
+
+
+class _TooBigToBuild(Exception):
+    def __init__(self, rows: list[LayerInfo]) -> None:
+        self.rows = rows
 
 
 def config_rows(
-    model_cfg: Any, input_shape: tuple[int, ...], dtype: str = "float32"
+    model_cfg: Any,
+    input_shape: Shape,
+    dtype: str = "float32",
+    n_classes: int | None = None,
+    budget_bytes: float = math.inf,
 ) -> list[LayerInfo] | None:
-    """One LayerInfo per configured layer, or None when a layer does not fit its input."""
-    from conv1d_cli import build, nn
+    """LayerInfo rows like ``model.summary`` gives (blocks followed by their children), or None
+    when a layer does not fit its input (the builder then names the problem in its words).
 
-    ctx = build.BuildContext(
+    ``budget_bytes``: a block whose children's weights and gradients pass it is not built; the
+    rows end with those children (enough to refuse). A last dense without units gets
+    ``n_classes``, as in ``build_model``.
+    """
+    from conv1d_cli import nn
+    from conv1d_cli.build import resolve_units
+    from conv1d_cli.specs import BuildContext
+
+    ctx = BuildContext(
         rng=np.random.default_rng(0),
         dtype=np.dtype(dtype),
         initializer=nn.get_initializer("zeros"),  # the width-1 proxies need no random draws
     )
-    shape = tuple(int(d) for d in input_shape)
-    rows = []
+    specs = list(resolve_units(model_cfg, n_classes or 1).layers)
+    pass_ = _ShapePass(ctx, np.dtype(dtype).itemsize, budget_bytes)
     try:
-        for index, spec in enumerate(model_cfg.layers):
-            row = _row(index, spec, shape, ctx, build.LAYER_FACTORIES)
-            if row is None:
-                return None
-            rows.append(row)
-            shape = row.output_shape
+        rows, _ = pass_.sequence(specs, tuple(int(d) for d in input_shape), "", 0)
+    except _TooBigToBuild as stop:
+        return stop.rows
     except (ValueError, KeyError, TypeError, AttributeError):
-        return None  # the builder names the problem in its own words
+        return None
     return rows
 
 
-def _row(
-    index: int, spec: Any, shape: tuple[int, ...], ctx: Any, factories: dict
-) -> LayerInfo | None:
-    kind = spec.type
-    if kind == "conv1d":
-        if len(shape) != 2:
-            return None
-        in_channels, length = shape
-        proxy = factories[kind](spec.model_copy(update={"channels": 1}), (1, length), ctx)
-        out_length = proxy.output_shape((1, length))[1]
-        out_shape = (spec.channels, out_length)
-        n_params = spec.channels * in_channels * spec.kernel + (spec.channels if spec.bias else 0)
-        macs = out_length * spec.channels * in_channels * spec.kernel
-        text = f"conv1d, {spec.channels:,} channels, kernel {spec.kernel}"
-        return LayerInfo(index, "Conv1d", out_shape, n_params, macs, text)
-    if kind in ("dense", "linear"):
-        if len(shape) != 1:
-            return None
-        n_params = shape[0] * spec.units + (spec.units if spec.bias else 0)
-        text = f"{kind}, {spec.units:,} units"
-        return LayerInfo(index, "Dense", (spec.units,), n_params, shape[0] * spec.units, text)
-    layer = factories[kind](spec, shape, ctx)
-    out_shape = tuple(int(d) for d in layer.output_shape(shape))
-    n_params = sum(int(p.size) for p in layer.params.values())
-    return LayerInfo(index, type(layer).__name__, out_shape, n_params, 0, kind)
+class _ShapePass:
+    def __init__(self, ctx: Any, itemsize: int, budget_bytes: float) -> None:
+        self.ctx, self.itemsize, self.budget = ctx, itemsize, budget_bytes
+        self.rows_so_far: list[LayerInfo] = []
+
+    def sequence(
+        self, specs: list[Any], shape: Shape, prefix: str, depth: int
+    ) -> tuple[list[LayerInfo], Shape]:
+        rows: list[LayerInfo] = []
+        for index, spec in enumerate(specs):
+            new, shape = self.layer(index, spec, shape, f"{prefix}{index}", depth)
+            rows += new
+        return rows, shape
+
+    def layer(
+        self, index: int, spec: Any, shape: Shape, path: str, depth: int
+    ) -> tuple[list[LayerInfo], Shape]:
+        kind = spec.type
+        if kind == "conv1d":
+            if len(shape) != 2:
+                raise ValueError("conv1d needs (channels, length)")
+            in_channels, length = shape
+            proxy = spec.model_copy(update={"channels": 1}).build((1, length), self.ctx)
+            out_length = proxy.output_shape((1, length))[1]
+            out = (spec.channels, out_length)
+            weights = spec.channels * in_channels * spec.kernel
+            n_params = weights + (spec.channels if spec.bias else 0)
+            macs = out_length * weights
+            text = f"conv1d, {spec.channels:,} channels, kernel {spec.kernel}"
+            return [LayerInfo(index, "Conv1d", out, n_params, macs, text, path, depth)], out
+        if kind in ("dense", "linear"):
+            if len(shape) != 1:
+                raise ValueError("dense needs (features,)")
+            n_params = shape[0] * spec.units + (spec.units if spec.bias else 0)
+            text = f"{kind}, {spec.units:,} units"
+            row = LayerInfo(index, "Dense", (spec.units,), n_params, n_params, text, path, depth)
+            return [row], (spec.units,)
+        if spec.children():
+            self._check_block_fits(spec, shape, path, depth)
+        layer = spec.build(shape, self.ctx)
+        rows = layer_rows(layer, shape, index, path, depth)  # the engine's own rows
+        return rows, tuple(int(d) for d in layer.output_shape(shape))
+
+    def _check_block_fits(self, spec: Any, shape: Shape, path: str, depth: int) -> None:
+        children: list[LayerInfo] = []
+        for suffix, specs in spec.children():
+            name = suffix.lstrip(".").replace("[", ".").replace("]", "")
+            rows, _ = self.sequence(list(specs), shape, f"{path}.{name}.", depth + 1)
+            children += rows
+        n_params = sum(row.n_params for row in children if row.depth == depth + 1)
+        if 2 * n_params * self.itemsize > self.budget:  # weights + gradients at build time
+            block = LayerInfo(0, spec.type, shape, n_params, 0, spec.type, path, depth)
+            raise _TooBigToBuild([block, *children])

@@ -133,8 +133,14 @@ def predict_file(
     ``progress(done, total)`` is called after every batch.
     """
     loaded = model or load_model(target)
+    from conv1d_cli.memory import check_memory  # the memory preflight (issue 15)
+
+    check_memory(loaded.model, loaded.input_shape, loaded.batch_size, False, what="prediction")
     if top is not None and not 1 <= top <= loaded.n_classes:
         raise Conv1dError(f"--top {top}: must be between 1 and {loaded.n_classes} (the classes)")
+    from conv1d_cli.memory import check_memory
+
+    check_memory(loaded.model, loaded.input_shape, loaded.batch_size, False, what="prediction")
     source = read_predict_input(input_path, loaded.config.data, loaded.input_shape[1])
     writer = RowWriter(handle, loaded.class_names, json_lines, top)
     done, correct, labelled = 0, 0, True

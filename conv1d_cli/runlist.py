@@ -236,7 +236,10 @@ def _plot(runs: list[RunRow], metrics: list[list[dict[str, float]]], out: Path) 
                 values = [r.get(key, float("nan")) for r in rows]
                 if any(v == v for v in values):
                     ax.plot(epochs, values, style, color=color, label=f"{row.name} {split}")
+    from matplotlib.ticker import MaxNLocator
+
     for ax, label in ((ax_loss, "loss"), (ax_acc, "accuracy")):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)

@@ -98,7 +98,8 @@ class RunLock:
         self.release()
 
     def __del__(self) -> None:
-        self.release()
+        with contextlib.suppress(Exception):  # at interpreter exit the kernel frees it anyway
+            self.release()
 
 
 def acquire_run_lock(

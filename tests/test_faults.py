@@ -21,7 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conv1d_cli.cli import app
-from conv1d_cli.runlock import LOCK_NAME, read_holder
+from conv1d_cli.runlock import LOCK_NAME, acquire_run_lock, read_holder
 from conv1d_cli.runs import load_checkpoint
 from conv1d_cli.train import Trainer
 
@@ -235,3 +235,15 @@ def test_run_files_honour_the_umask(tiny_config, umask, mode):
     assert {f.name: oct(stat.S_IMODE(f.stat().st_mode)) for f in files} == {
         f.name: oct(mode) for f in files
     }
+
+
+def test_resume_names_the_holder_even_before_the_first_checkpoint(tiny_config):
+    run = tiny_config.parent / "runs" / "tiny"
+    assert _cli("train", tiny_config, "-q").exit_code == 0
+    shutil.rmtree(run / "checkpoints")  # as if its first epoch were still running
+    with acquire_run_lock(run, "conv1d train"):
+        result = _cli("train", "--resume", run, "-q")
+    assert result.exit_code == 2
+    assert f"is in use by PID {os.getpid()}" in _one_line(result.stderr)
+    result = _cli("train", "--resume", run, "-q")  # free: now the missing checkpoint is the news
+    assert result.exit_code == 2 and "holds no checkpoints/last.safetensors" in result.stderr

@@ -125,6 +125,10 @@ def test_identity_shortcut_when_shapes_match_and_projection_on_request():
     assert auto[0].shortcut is None
     forced = _build([{"type": "residual", "layers": body, "shortcut": "projection"}, *tail])
     assert forced[0].shortcut[0].kernel_size == 1 and forced[0].shortcut[0].stride == 1
+    assert "b" in forced[0].shortcut[0].params and len(forced[0].shortcut) == 1
+    normed = _build([{"type": "residual", "layers": body, "shortcut_batchnorm": True}, *tail])
+    assert [type(layer) for layer in normed[0].shortcut] == [nn.BatchNorm1d]
+    assert "0.shortcut.0.running_var" in normed.buffers()
 
 
 def test_shape_errors_name_the_path_inside_blocks():
@@ -246,3 +250,27 @@ def test_any_other_dense_needs_units(tmp_path, layers, where):
         "missing, expected an integer > 0 (only the network's last layer may leave units out"
         in (message)
     )
+
+
+def test_blocks_survive_the_yaml_round_trip(tmp_path):
+    from conv1d_cli.config import config_to_yaml
+
+    cfg = load_config(_write(tmp_path, BLOCKS))
+    again = tmp_path / "again.yaml"
+    again.write_text(config_to_yaml(cfg))
+    assert load_config(again) == cfg
+
+
+def test_outsize_accepts_causal_padding():
+    from typer.testing import CliRunner
+
+    from conv1d_cli.cli import app
+
+    result = CliRunner().invoke(
+        app, ["outsize", "--n", "100", "--f", "3", "--d", "4", "--p", "causal"]
+    )
+    assert result.exit_code == 0 and result.stdout.strip() == "100"
+    strided = ["outsize", "--n", "10", "--f", "3", "--s", "3", "--p", "causal", "--explain"]
+    text = CliRunner().invoke(app, strided).stdout
+    assert "'causal': padding D(F-1) = 1*(3-1) = 2 on the left only" in text
+    assert text.strip().endswith("4")  # ceil(10 / 3)

@@ -6,6 +6,7 @@ import glob
 import json
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -82,20 +83,35 @@ def test_shape_pass_matches_the_engine_and_shipped_configs_pass(path):
     cfg = resolve_config(Path(path))
     try:
         data = load_dataset(cfg.data, cfg.seed, purpose="eval")
-    except DataError:
-        pytest.skip("its data is not on this machine")
+    except DataError:  # not on this machine: its declared view, MNIST-sized splits
+        if cfg.data.view is None:
+            pytest.skip("its data is not on this machine and the config gives no data.view")
+        n_classes = cfg.model.layers[-1].units
+        data = SimpleNamespace(
+            sample_shape=tuple(cfg.data.view),
+            n_classes=n_classes,
+            y_train=np.zeros(54_000),
+            y_val=np.zeros(6_000),
+            y_test=np.zeros(10_000),
+        )
     shape = tuple(data.sample_shape)
     model = build_model(cfg.model, shape, data.n_classes, np.random.default_rng(0), cfg.train.dtype)
-    got = config_rows(cfg.model, shape, cfg.train.dtype)
+    got = config_rows(cfg.model, shape, cfg.train.dtype, data.n_classes)
     want = model.summary(shape)
-    assert [(r.index, r.output_shape, r.n_params) for r in got] == [
-        (r.index, r.output_shape, r.n_params) for r in want
+    assert [(r.index, r.path, r.depth, r.output_shape, r.n_params) for r in got] == [
+        (r.index, r.path, r.depth, r.output_shape, r.n_params) for r in want
     ]
     preflight_training(cfg, data)  # never refuses today's configs
     buffers = len(build_optimizer(cfg.optimizer).buffer_names)
     built = check_memory(model, shape, cfg.train.batch_size, True, buffers)
     planned = preflight_config(
-        cfg.model, shape, cfg.train.batch_size, True, cfg.train.dtype, buffers
+        cfg.model,
+        shape,
+        cfg.train.batch_size,
+        True,
+        cfg.train.dtype,
+        buffers,
+        n_classes=data.n_classes,
     )
     # the built model's weights and gradients are allocated already: not counted again
     assert built.total == planned.total - planned.params - planned.grads
@@ -108,7 +124,8 @@ def test_check_memory_refuses_past_what_is_available(monkeypatch):
     with pytest.raises(NotEnoughMemory) as info:
         check_memory(model, (1, 64), 1000, training=False)
     message = str(info.value)
-    assert "not enough memory for evaluation" in message and "train.eval_batch_size" in message
+    assert "not enough memory for evaluation" in message
+    assert message.endswith("; lower train.eval_batch_size or make the network smaller")
     assert "model.layers[" in message and "\n" not in message
 
 
@@ -138,12 +155,13 @@ def test_huge_model_is_refused_before_allocating_with_the_numbers(tmp_path):
     assert "TiB" in line and "is available (" in line
     # the dense layer of 100,000 channels x 62 positions -> 100,000 units holds the most
     assert "the biggest layer is model.layers[3] (dense, 100,000 units: 620,000,100,000" in line
+    assert line.endswith("; make the network smaller")  # no batch size would help
     assert not runs.exists()  # no run directory left behind
     summary = runner.invoke(app, ["train", str(config), "--print-config"])
     assert summary.exit_code == 0  # only training (and eval) allocate
 
 
-def test_eval_preflight_refuses_a_batch_too_big(tiny_config, monkeypatch):
+def test_eval_and_predict_preflight_refuse_a_batch_too_big(tiny_config, monkeypatch, tmp_path):
     run = tiny_config.parent / "runs" / "tiny"
     assert runner.invoke(app, ["train", str(tiny_config), "-q"]).exit_code == 0
     monkeypatch.setattr(memory, "available_memory", lambda: (10_000, "MemAvailable"))
@@ -151,6 +169,48 @@ def test_eval_preflight_refuses_a_batch_too_big(tiny_config, monkeypatch):
     assert result.exit_code == 2
     assert "not enough memory for evaluation: needs about" in result.stderr
     assert not (run / "eval.json").exists()
+    samples = tmp_path / "x.npy"
+    np.save(samples, np.zeros((3, 1, 64), dtype=np.float32))
+    result = runner.invoke(app, ["predict", str(run), str(samples)])
+    assert result.exit_code == 2
+    assert "not enough memory for prediction: needs about" in result.stderr
     monkeypatch.undo()
     result = runner.invoke(app, ["eval", str(run), "--json"])
     assert result.exit_code == 0 and "accuracy" in json.loads(result.stdout)
+    assert runner.invoke(app, ["predict", str(run), str(samples)]).exit_code == 0
+
+
+BLOCK = """
+name: hugeblock
+data: {dataset: digits, limit: 400, val_split: 0.2, test_split: 0.25}
+model:
+  layers:
+    - {type: conv1d, channels: 8, kernel: 3, padding: same}
+    - type: residual
+      layers:
+        - {type: conv1d, channels: 8, kernel: 3, padding: same}
+        - type: parallel
+          branches:
+            - [{type: conv1d, channels: 4, kernel: 1}]
+            - [{type: conv1d, channels: 100000, kernel: 1},
+               {type: conv1d, channels: 100000, kernel: 3, padding: same}]
+    - {type: flatten}
+    - {type: dense}
+train: {epochs: 1, batch_size: 32}
+output: {runs_dir: RUNS}
+"""
+
+
+def test_a_huge_layer_inside_blocks_is_refused_before_the_block_is_built(tmp_path):
+    runs = tmp_path / "runs"
+    config = tmp_path / "block.yaml"
+    config.write_text(BLOCK.replace("RUNS", str(runs)))
+    result = runner.invoke(app, ["train", str(config), "-q"])
+    assert result.exit_code == 2, result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and "not enough memory for training hugeblock" in line
+    # conv 100,000 -> 100,000 channels, kernel 3: 3e10 weights (112 GiB) inside a parallel
+    # block inside a residual block: the pass stops at the block it cannot build.
+    assert "model.layers[1].layers[1].branches[1][1] (conv1d, 100,000 channels" in line
+    assert "30,000,100,000 parameters" in line
+    assert not runs.exists()

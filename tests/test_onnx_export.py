@@ -74,6 +74,51 @@ LAYER_CASES = {
     "dropout": [CONV, {"type": "dropout", "rate": 0.5}],
     "batchnorm": [CONV, {"type": "batchnorm1d"}],
     "dense-only": [],
+    "conv-causal": [{**CONV, "padding": "causal", "dilation": 2}],
+    "residual-identity": [
+        {**CONV, "padding": "same"},
+        {"type": "residual", "layers": [{**CONV, "padding": "same"}, {"type": "relu"}]},
+    ],
+    "residual-projection-bn-act": [
+        {
+            "type": "residual",
+            "layers": [
+                {**CONV, "channels": 8, "padding": "same", "stride": 2},
+                {"type": "batchnorm1d"},
+                {"type": "relu"},
+                {**CONV, "channels": 8, "padding": "same"},
+            ],
+            "shortcut": "projection",
+            "shortcut_batchnorm": True,
+            "activation": "relu",
+        }
+    ],
+    "parallel-inception": [
+        {
+            "type": "parallel",
+            "branches": [
+                [{**CONV, "channels": 2, "kernel": 1}],
+                [{**CONV, "channels": 3, "kernel": 5, "padding": "same"}],
+                [{"type": "maxpool1d", "kernel": 3, "stride": 1, "padding": 1}],
+                [],
+            ],
+        },
+        {"type": "batchnorm1d"},
+        {"type": "relu"},
+    ],
+    "nested-blocks": [
+        {
+            "type": "residual",
+            "layers": [
+                {
+                    "type": "parallel",
+                    "branches": [[{**CONV, "padding": "same"}], [CONV | {"kernel": 1}]],
+                },
+                {**CONV, "channels": 3, "kernel": 1},
+            ],
+            "shortcut": "projection",
+        }
+    ],
 }
 
 

@@ -54,8 +54,11 @@ def test_sweep_on_a_dask_cluster_by_address(tmp_path, dask_scheduler):
         tmp_path,
         f"""
         name: on-dask
+        method: bayes
+        run_cap: 2
+        metric: {{name: test_acc}}
         parameters:
-          optimizer.lr: {{values: [0.01, 0.02]}}
+          optimizer.lr: {{distribution: log_uniform, min: 0.003, max: 0.03}}
         executor: {{type: dask, address: "{dask_scheduler}"}}
         """,
     )
@@ -65,6 +68,10 @@ def test_sweep_on_a_dask_cluster_by_address(tmp_path, dask_scheduler):
     sweep_dir = tmp_path / "runs" / "on-dask"
     trials = read_trials(sweep_dir)
     assert [(t["status"], t["epochs"]) for t in trials] == [("completed", "2")] * 2
+    for trial in trials:  # TPE's choices, within the space; the metric is the test accuracy
+        assert 0.003 <= float(trial["optimizer.lr"]) <= 0.03
+        summary = json.loads((sweep_dir / trial["trial"] / "summary.json").read_text())
+        assert abs(float(trial["test_acc"]) - summary["test"]["accuracy"]) < 1e-6
     assert (sweep_dir / "best.yaml").is_file() and (sweep_dir / "metric.png").is_file()
 
 
@@ -128,10 +135,12 @@ def test_a_worker_killed_mid_trial_resumes_elsewhere_with_equal_results(tmp_path
         )
 
         def kill_then_replace() -> None:
+            # once the first worker holds the trial, a second one starts (and waits idle)
+            wait_for(lambda: (sweep_dir / "trial-000").is_dir(), 120, "the trial to start")
+            workers.append(_start_worker(cluster.scheduler_address, tmp_path / "worker-2.log"))
             wait_for(lambda: epochs_done(sweep_dir / "trial-000") >= 2, 120, "two epochs")
             workers[0].kill()  # SIGKILL: the worker dies mid-trial, its trial saves and exits
             workers[0].wait(timeout=30)
-            workers.append(_start_worker(cluster.scheduler_address, tmp_path / "worker-2.log"))
 
         workers.append(_start_worker(cluster.scheduler_address, tmp_path / "worker-1.log"))
         killer = threading.Thread(target=kill_then_replace)
@@ -219,3 +228,27 @@ def test_slurm_executor_through_fake_sbatch(tmp_path, monkeypatch):
     assert "distributed.cli.dask_worker tcp://127.0.0.1:" in script
     assert "--dashboard-address 127.0.0.1:0" in script
     assert (jobs / "cancelled").read_text().split() == ["1001"]  # the driver's close: scancel
+
+
+def test_a_task_the_cluster_cannot_run_is_lost_not_failed(tmp_path, dask_scheduler):
+    from distributed import Client
+
+    from conv1d_cli.sweep.cluster import DaskExecutor
+    from conv1d_cli.sweep.executors import TASK_LOST, TrialJob
+
+    job = TrialJob(
+        name="trial-000",
+        config=str(tmp_path / "c.yaml"),
+        sweep_dir=str(tmp_path),
+        cwd=str(tmp_path / "not-on-this-worker"),  # the worker cannot even start the trial
+        log=str(tmp_path / "trial-000.log"),
+        stop_file=str(tmp_path / ".stop" / "trial-000"),
+    )
+    executor = DaskExecutor(Client(dask_scheduler), 1)
+    try:
+        handle = executor.submit(job)
+        wait_for(lambda: executor.poll(handle) is not None, 60, "the task to end")
+        assert executor.poll(handle) == TASK_LOST
+        assert executor.error(handle).startswith("FileNotFoundError")
+    finally:
+        executor.close()

@@ -71,12 +71,18 @@ def test_four_trial_local_sweep_leaves_every_file(tmp_path):
     )
     assert f"best: {winner['trial']} completed" in result.stdout
     assert result.stderr.count("completed val_acc") == 4  # one progress line per trial
-    # rerunning a finished sweep runs nothing and keeps every result
+    # rerunning a finished sweep runs nothing and keeps every result (a changed run_cap is
+    # allowed: it only extends or shortens the list of trials)
+    path.write_text(path.read_text() + "run_cap: 3\n")
     again = runner.invoke(app, ["sweep", str(path)])
     assert again.exit_code == 0, again.output
     assert "4 finished before" in again.stderr
     assert read_trials(sweep_dir) == trials
     assert not list(sweep_dir.glob("trial-*-2"))
+    path.write_text(path.read_text().replace("values: [2, 4]", "values: [2, 8]"))
+    changed = runner.invoke(app, ["sweep", str(path)])
+    assert changed.exit_code == 2
+    assert "holds a sweep made from a different sweep file" in changed.stderr
 
 
 def test_pruned_trials_stop_early(tmp_path):

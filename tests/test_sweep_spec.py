@@ -155,6 +155,10 @@ BAD = [
         "1 trial configs are invalid: trial-001 (train.epochs=0): train.epochs",
     ),
     ("parameters: {}", "parameters (line 2): got a mapping"),
+    (
+        "parameters: {data.val_split: {values: [0.2, 0]}, output.monitor: {value: train_acc}}",
+        "trial-001 (data.val_split=0): metric.name val_acc needs a validation split",
+    ),
 ]
 
 
@@ -206,11 +210,12 @@ def test_dry_run_prints_every_trial_and_runs_nothing(tmp_path):
           train.batch_size: {values: [8, 16]}
         """,
     )
-    result = runner.invoke(app, ["sweep", str(path), "--dry-run"], env={"COLUMNS": "200"})
+    result = runner.invoke(app, ["sweep", str(path), "--dry-run"])
     assert result.exit_code == 0, result.output
-    assert "4 trials, every config valid" in result.stdout
-    for name in ("trial-000", "trial-003"):
-        assert name in result.stdout
+    lines = result.stdout.splitlines()
+    assert "4 trials, every config valid" in lines
+    assert "trial-000 optimizer.lr=0.1 train.batch_size=8" in lines
+    assert "trial-003 optimizer.lr=0.01 train.batch_size=16" in lines
     assert not (tmp_path / "runs").exists()
 
 
@@ -254,3 +259,33 @@ def test_bayes_checks_the_corners_of_its_space(tmp_path):
     assert result.exit_code == 2
     assert "points of the search space are invalid" in result.stderr
     assert "train.epochs=0" in result.stderr
+
+
+def test_sweep_names_follow_the_run_name_rule(tmp_path):
+    from conv1d_cli.commands import RUN_NAME
+    from conv1d_cli.sweep.plan import SWEEP_NAME
+
+    assert SWEEP_NAME.pattern == RUN_NAME.pattern
+    path = _sweep(tmp_path, "name: no/slash\nparameters: {optimizer.lr: {value: 0.1}}\n")
+    result = runner.invoke(app, ["sweep", str(path), "--dry-run"])
+    assert result.exit_code == 2
+    assert "name 'no/slash': a sweep name may hold letters" in result.stderr
+
+
+def test_a_trial_starts_fresh_resumes_or_refuses_a_live_run(tmp_path):
+    from conv1d_cli.errors import RunInUse
+    from conv1d_cli.runlock import acquire_run_lock
+    from conv1d_cli.sweep.executors import TrialJob, train_argv
+
+    job = TrialJob("trial-000", "c.yaml", str(tmp_path), str(tmp_path), "log", "stop")
+    fresh = ["train", "c.yaml", "--name", "trial-000", "--runs-dir", str(tmp_path), "--quiet"]
+    assert train_argv(job) == fresh
+    run = tmp_path / "trial-000"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text("stopped before its first epoch ended\n")
+    with acquire_run_lock(run, "conv1d train"), pytest.raises(RunInUse):
+        train_argv(job)  # its process is alive: never removed under it
+    assert train_argv(job) == fresh and not run.exists()  # no result in it: started again
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.safetensors").write_bytes(b"")
+    assert train_argv(job) == ["train", "--resume", str(run), "--quiet"]

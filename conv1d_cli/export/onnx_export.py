@@ -112,7 +112,31 @@ def _simple(op: str, **attrs: Any) -> Emitter:
     return lambda g, layer, x, shape, path: g.node(op, [x], path, **attrs)
 
 
+def _residual(g: GraphBuilder, block: Any, x: str, shape: Shape, path: str) -> str:
+    h = emit_layers(g, block.layers, x, shape, f"{path}.layers.")
+    s = (
+        x
+        if block.shortcut is None
+        else emit_layers(g, block.shortcut, x, shape, f"{path}.shortcut.")
+    )
+    y = g.node("Add", [h, s], f"{path}.sum")
+    if block.activation is None:
+        return y
+    out_shape = tuple(block.layers.output_shape(shape))
+    return emit_layers(g, [block.activation], y, out_shape, f"{path}.activation.")
+
+
+def _parallel(g: GraphBuilder, block: Any, x: str, shape: Shape, path: str) -> str:
+    outs = [
+        emit_layers(g, branch, x, shape, f"{path}.branches.{i}.")
+        for i, branch in enumerate(block.branches)
+    ]
+    return g.node("Concat", outs, f"{path}.concat", axis=1)
+
+
 EMITTERS: dict[type, Emitter] = {
+    nn.Residual: _residual,
+    nn.Parallel: _parallel,
     nn.Conv1d: _conv1d,
     nn.Dense: _dense,
     nn.ReLU: _simple("Relu"),

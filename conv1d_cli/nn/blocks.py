@@ -23,8 +23,9 @@ def total_stride(layers: Sequential) -> int:
 
 
 def _sum_into_fresh(a: np.ndarray, b: np.ndarray, incoming: np.ndarray) -> np.ndarray:
-    """a + b, added into ``a`` when ``a`` is a fresh gradient buffer (layers return new input
-    gradients), into a new array when it is, or views, the incoming gradient we must not edit."""
+    """a + b: added in place into ``a`` when it is a buffer a layer just made (layers return
+    new input gradients); into a new array when ``a`` is, or views, ``incoming`` (the gradient
+    the caller still owns, which an identity path hands back unchanged)."""
     if (
         a.flags.writeable
         and not np.may_share_memory(a, incoming)

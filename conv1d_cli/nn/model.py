@@ -24,7 +24,7 @@ class LayerInfo:
     depth: int = 0  # nesting level: 0 for the network's own layers
 
 
-def _layer_rows(
+def layer_rows(
     layer: Layer, shape: tuple[int, ...], index: int, path: str, depth: int
 ) -> list[LayerInfo]:
     """The layer's summary row, then (for blocks) its children's rows."""
@@ -39,7 +39,7 @@ def _layer_rows(
         if isinstance(child, Sequential):
             rows += child.summary(child_shape, f"{path}.{name}.", depth + 1)
         else:
-            rows += _layer_rows(child, child_shape, 0, f"{path}.{name}", depth + 1)
+            rows += layer_rows(child, child_shape, 0, f"{path}.{name}", depth + 1)
     return rows
 
 
@@ -148,7 +148,7 @@ class Sequential:
         rows = []
         shape = tuple(int(v) for v in input_shape)
         for i, layer in enumerate(self.layers):
-            rows += _layer_rows(layer, shape, i, f"{prefix}{i}", depth)
+            rows += layer_rows(layer, shape, i, f"{prefix}{i}", depth)
             shape = tuple(layer.output_shape(shape))
         return rows
 

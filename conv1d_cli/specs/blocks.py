@@ -39,7 +39,9 @@ class ResidualLayer(LayerSpec):
     layers: list[LayerConfig] = Field(min_length=1)
     # auto: identity when the layers keep the shape, else a 1x1 conv with the block's stride.
     shortcut: Literal["auto", "identity", "projection"] = "auto"
-    shortcut_batchnorm: bool = False  # batchnorm after the projection's conv (its bias dropped)
+    # batchnorm on the shortcut: after the projection's conv (which then has no bias), or alone
+    # on an identity shortcut.
+    shortcut_batchnorm: bool = False
     activation: Activation | None = None  # applied to the sum
 
     def children(self) -> list[tuple[str, Sequence[LayerSpec]]]:
@@ -56,6 +58,8 @@ class ResidualLayer(LayerSpec):
                 f"shortcut: identity needs the layers to keep the input shape, they give "
                 f"{fmt_shape(out)}; use shortcut: auto or projection"
             )
+        elif self.shortcut_batchnorm:  # the identity, normalized (dl-4-tsc's ResNet, block 3)
+            shortcut = nn.Sequential([nn.BatchNorm1d(shape[0], dtype=ctx.dtype)])
         act = None
         if self.activation is not None:
             act = LAYER_SPECS[self.activation](type=self.activation).build(out, ctx)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from conv1d_cli.errors import Conv1dError
-from conv1d_cli.sweep.executors import TrialJob, run_trial_task
+from conv1d_cli.sweep.executors import TASK_LOST, TrialJob, run_trial_task
 from conv1d_cli.sweep.spec import DaskExecutorSpec, SlurmExecutorSpec
 
 DASK_MISSING = 'executor type dask needs Dask: pip install "conv1d-cli[dask]"'
@@ -48,7 +48,7 @@ class DaskExecutor:
             return None
         if future.status == "finished":
             return int(future.result())
-        return -1  # the task itself failed (e.g. its workers kept dying: KilledWorker)
+        return TASK_LOST  # the task itself failed (e.g. its workers kept dying: KilledWorker)
 
     def stop(self, handle: DaskHandle) -> None:
         stop_file = Path(handle.job.stop_file)

@@ -27,6 +27,12 @@ def print_plan(plan: Plan, out: Console) -> None:
         markup=False,
     )
     keys = list(spec.parameters)
+    if plan.trials and not out.is_terminal:  # piped: one greppable line per trial
+        out.print(f"{len(plan.trials)} trials, every config valid", markup=False)
+        for index, params in enumerate(plan.trials):
+            cells = " ".join(f"{k}={_show(params[k])}" for k in keys)
+            out.print(f"trial-{index:03d} {cells}", markup=False, soft_wrap=True)
+        return
     if plan.trials:
         table = Table(title=f"{len(plan.trials)} trials, every config valid", title_justify="left")
         table.add_column("trial")
@@ -65,6 +71,13 @@ def sweep_command(
         counts[record.status] = counts.get(record.status, 0) + 1
     tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     out.print(f"sweep: {result.sweep_dir} ({tally})", markup=False)
+    unfinished = [r for r in result.records if not r.finished]
+    if unfinished:
+        err.print(
+            f"{len(unfinished)} trials unfinished; resume with: {shlex.join(command)}",
+            markup=False,
+            soft_wrap=True,
+        )
     if result.best is not None:
         out.print(f"best: {describe(result.best, plan.sweep.spec.metric.name)}", markup=False)
         out.print(f"train it: conv1d train {result.sweep_dir / 'best.yaml'}", markup=False)

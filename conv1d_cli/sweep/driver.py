@@ -23,7 +23,7 @@ from rich.console import Console
 from conv1d_cli.config import config_to_yaml
 from conv1d_cli.errors import ConfigError, Conv1dError, TrainingInterrupted
 from conv1d_cli.runs import atomic_write_text
-from conv1d_cli.sweep.executors import Executor, LocalExecutor, TrialJob, cores
+from conv1d_cli.sweep.executors import TASK_LOST, Executor, LocalExecutor, TrialJob, cores
 from conv1d_cli.sweep.plan import Plan
 from conv1d_cli.sweep.report import Progress, TrialRecord, write_trials_csv
 from conv1d_cli.sweep.search import Search, make_search
@@ -118,6 +118,9 @@ def run_sweep(
             f"sweep interrupted: {stopped} trials stopped and saved; resume with: {resume_command}",
             signal.SIGINT,
         ) from None
+    except BaseException:
+        driver.stop_all()  # never leave trials running behind an error
+        raise
     finally:
         progress.close()
         executor.close()
@@ -174,6 +177,8 @@ class _Driver:
 
     def _next(self, peek: bool = False) -> TrialRecord | None:
         for r in self.records:
+            if r.index >= self.search.total:  # beyond a run_cap lowered since
+                continue
             if not r.finished and r.index not in self.running and r.index not in self.held:
                 return r
         if len(self.records) < self.search.total:
@@ -246,10 +251,13 @@ class _Driver:
             record.status = "pruned" if run.pruning else "interrupted"
         elif code == 3:
             record.status, record.note = "diverged", f"log: {run.job.log}"
-        else:
+        elif code == TASK_LOST:  # the cluster gave up on the task (its workers kept dying):
             why = getattr(self.executor, "error", lambda h: None)(run.handle)
+            record.status = "interrupted"  # not the trial's fault; the next session resumes it
+            record.note = f"lost on the cluster ({why}); rerun the sweep to resume it"
+        else:
             record.status = "failed"
-            record.note = f"exit {code}{f', {why}' if why else ''}; log: {run.job.log}"
+            record.note = f"exit {code}; log: {run.job.log}"
         if record.status == "interrupted":
             self.held.add(record.index)
         else:

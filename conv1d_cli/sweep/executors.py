@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from conv1d_cli.errors import RunInUse
+
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+TASK_LOST = -1000  # poll: the executor lost the task itself (no exit code is negative this far)
 
 
 @dataclass(frozen=True)
@@ -63,12 +66,16 @@ def train_argv(job: TrialJob) -> list[str]:
 
     A run directory without a checkpoint was stopped before its first epoch ended: it holds no
     result, so it is removed and the trial starts again (``conv1d train`` would otherwise pick
-    the name ``trial-003-2``).
+    the name ``trial-003-2``), unless a live process holds its run lock.
     """
+    from conv1d_cli.runlock import holder_alive
+
     run_dir = job.run_dir
     if (run_dir / "checkpoints" / "last.safetensors").is_file():
         return ["train", "--resume", str(run_dir), "--quiet"]
     if run_dir.is_dir() and not any(run_dir.glob("checkpoints/*.safetensors")):
+        if holder_alive(run_dir) is not False:  # still starting in another process (or host)
+            raise RunInUse(f"{run_dir} is in use by another conv1d train; not starting it twice")
         shutil.rmtree(run_dir)
     return ["train", job.config, "--name", job.name, "--runs-dir", job.sweep_dir, "--quiet"]
 

@@ -7,17 +7,20 @@ space is checked instead: each listed value, and each distribution's min and max
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conv1d_cli.commands import RUN_NAME
 from conv1d_cli.config import Config, load_config_dict
 from conv1d_cli.errors import ConfigError, Conv1dError
 from conv1d_cli.sweep.search import OPTUNA_MISSING, grid_params, needs_optuna, random_params
 from conv1d_cli.sweep.spec import LoadedSweep, load_sweep, overrides_for
 
 MAX_SHOWN = 5  # trial errors shown; the count says how many there were
+# The rule for run names (conv1d_cli.commands.RUN_NAME, a test keeps them equal), written here
+# so the driver does not import the data stack (scikit-learn: seconds) just to check a name.
+SWEEP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass
@@ -44,7 +47,7 @@ def make_plan(path: str | Path) -> Plan:
     """Read the sweep file and validate every trial config; raise one ConfigError for all."""
     sweep = load_sweep(path)
     spec = sweep.spec
-    if not RUN_NAME.fullmatch(sweep.name):
+    if not SWEEP_NAME.fullmatch(sweep.name):
         raise ConfigError(
             f"{path}: name {sweep.name!r}: a sweep name may hold letters, digits, '.', '_' and "
             "'-' and must start with a letter or digit (it becomes a folder name)"
@@ -65,9 +68,16 @@ def make_plan(path: str | Path) -> Plan:
         what = f"trial-{index:03d}" if plan.trials else "the search space"
         label = f"{what} ({', '.join(overrides_for(_varied(sweep, params)))})"
         try:
-            epochs.append(plan.trial_config(params, label).train.epochs)
+            cfg = plan.trial_config(params, label)
         except ConfigError as exc:
             errors.append(str(exc))
+            continue
+        epochs.append(cfg.train.epochs)
+        if spec.metric.name.startswith("val_") and cfg.data.val_split == 0:
+            errors.append(
+                f"{label}: metric.name {spec.metric.name} needs a validation split but "
+                "data.val_split is 0; set it, or use a train_ or test_ metric"
+            )
     if errors:
         shown = "; ".join(errors[:MAX_SHOWN])
         more = f"; and {len(errors) - MAX_SHOWN} more" if len(errors) > MAX_SHOWN else ""

@@ -75,7 +75,7 @@ def write_trials_csv(path: Path, records: list[TrialRecord], keys: list[str], me
     writer.writerow(["trial", *keys, "status", metric, "epochs", "seconds"])
     for r in sorted(records, key=lambda r: r.index):
         seconds = None if r.seconds is None else round(r.seconds, 2)
-        params = [_cell(r.params.get(k)) for k in keys]
+        params = [_cell((r.params or {}).get(k)) for k in keys]
         writer.writerow([r.name, *params, r.status, _cell(r.metric), r.epochs, _cell(seconds)])
     atomic_write_text(path, buffer.getvalue())
 

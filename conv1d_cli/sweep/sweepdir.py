@@ -53,8 +53,9 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def _identity(plan: Plan) -> dict[str, Any]:
-    """What must not change between sessions of one sweep (the executor may)."""
-    spec = plan.sweep.spec.model_dump(mode="json", exclude={"executor"})
+    """What must not change between sessions of one sweep. The executor may, and so may
+    run_cap: trial i's parameters do not depend on it, so a larger cap extends the sweep."""
+    spec = plan.sweep.spec.model_dump(mode="json", exclude={"executor", "run_cap"})
     return {**spec, "name": plan.name, "config": plan.sweep.base_raw}
 
 
@@ -72,21 +73,21 @@ def open_sweep_dir(plan: Plan) -> list[TrialRecord]:
         for item in state["trials"]:
             item["epoch_metrics"] = {int(k): v for k, v in item["epoch_metrics"].items()}
             records.append(TrialRecord(**item))
-        return records
-    if sweep_dir.exists() and any(sweep_dir.iterdir()):
+    elif sweep_dir.exists() and any(sweep_dir.iterdir()):
         raise ConfigError(
             f"{plan.sweep.path}: {sweep_dir} exists and is not a sweep; give the sweep another "
             "name (name: in the sweep file)"
         )
-    sweep_dir.mkdir(parents=True, exist_ok=True)
+    else:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        records = [TrialRecord(i, params) for i, params in enumerate(plan.trials)]
+        write_state(plan, records)
     resolved = {
         **plan.sweep.spec.model_dump(mode="json"),
         "name": plan.name,
         "config": str(plan.sweep.base_path),
     }
-    atomic_write_text(sweep_dir / "sweep.yaml", dump_yaml(resolved))
-    records = [TrialRecord(i, params) for i, params in enumerate(plan.trials)]
-    write_state(plan, records)
+    atomic_write_text(sweep_dir / "sweep.yaml", dump_yaml(resolved))  # this session's
     return records
 
 
