@@ -15,7 +15,7 @@ import numpy as np
 from conv1d_cli import config as cfgs
 from conv1d_cli import nn, optim, schedules
 from conv1d_cli.errors import ConfigError
-from conv1d_cli.specs import LAYER_SPECS, BuildContext, build_sequence, fmt_shape
+from conv1d_cli.specs import BuildContext, build_sequence, fmt_shape
 
 
 def resolve_units(model_cfg: cfgs.ModelConfig, n_classes: int) -> cfgs.ModelConfig:
@@ -25,12 +25,6 @@ def resolve_units(model_cfg: cfgs.ModelConfig, n_classes: int) -> cfgs.ModelConf
         return model_cfg
     layers = [*model_cfg.layers[:-1], last.model_copy(update={"units": n_classes})]
     return model_cfg.model_copy(update={"layers": layers})
-
-
-# Each kind's own build, by type tag (read by the memory preflight's shape pass).
-LAYER_FACTORIES: dict[str, Callable[[Any, tuple[int, ...], BuildContext], nn.Layer]] = {
-    tag: lambda spec, shape, ctx: spec.build(shape, ctx) for tag in LAYER_SPECS
-}
 
 
 def build_model(

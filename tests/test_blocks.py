@@ -219,6 +219,23 @@ def test_backward_without_input_gradient_gives_the_same_parameter_gradients():
             np.testing.assert_allclose(value, want[name], rtol=1e-12, err_msg=name)
 
 
+def test_identity_residual_first_skips_only_the_input_gradient():
+    rng = _rng(8)
+    body = Sequential([_conv(3, 3, 3, rng, padding="causal", stride=1), Tanh()])
+    model = Sequential(
+        [Residual(body, activation=Tanh()), Flatten(), Dense(3 * 6, 2, dtype=F64, rng=rng)]
+    )
+    x, grad = rng.standard_normal((4, 3, 6)), rng.standard_normal((4, 2))
+    model.forward(x)
+    dx = model.backward(grad)
+    want = {k: v.copy() for k, v in model.gradients().items()}
+    model.forward(x)
+    assert model.backward(grad, input_grad=False) is None
+    for name, value in model.gradients().items():
+        np.testing.assert_allclose(value, want[name], rtol=1e-12, err_msg=name)
+    assert dx.shape == x.shape
+
+
 def test_training_steps_reduce_the_loss_and_keep_optimizer_state_by_name():
     model, loss_fn, opt = _net(4), SoftmaxCrossEntropy(), Adam(lr=0.01)
     rng = _rng(5)

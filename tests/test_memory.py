@@ -214,3 +214,19 @@ def test_a_huge_layer_inside_blocks_is_refused_before_the_block_is_built(tmp_pat
     assert "model.layers[1].layers[1].branches[1][1] (conv1d, 100,000 channels" in line
     assert "30,000,100,000 parameters" in line
     assert not runs.exists()
+
+
+TEMPLATES = sorted(glob.glob(str(ROOT / "configs" / "templates" / "*.yaml")))
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: Path(p).name)
+def test_shape_pass_matches_the_engine_on_the_block_templates(path):
+    """Residual and inception blocks: the same rows as the built network's summary."""
+    cfg = resolve_config(Path(path))
+    shape, n_classes = (3, 500), 5  # templates take their shape from the data; any will do
+    model = build_model(cfg.model, shape, n_classes, np.random.default_rng(0), cfg.train.dtype)
+    got = config_rows(cfg.model, shape, cfg.train.dtype, n_classes)
+    want = model.summary(shape)
+    assert [(r.path, r.depth, r.output_shape, r.n_params) for r in got] == [
+        (r.path, r.depth, r.output_shape, r.n_params) for r in want
+    ]

@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -28,14 +29,27 @@ def _edit_summary(run: Path, **changes) -> None:
     (run / "summary.json").write_text(json.dumps(summary))
 
 
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """Two runs trained once for the module: short (2 epochs) and long (3)."""
+    from tests.conftest import TINY_CONFIG
+
+    base = tmp_path_factory.mktemp("trained")
+    config = base / "tiny.yaml"
+    config.write_text(textwrap.dedent(TINY_CONFIG).replace("RUNS", str(base / "runs")))
+    with pytest.MonkeyPatch.context() as patch:  # caches stay out of ~/.cache (conftest's rule)
+        patch.setenv("CONV1D_DATA_HOME", str(tmp_path_factory.getbasetemp() / "data-home"))
+        assert _cli("train", config, "-q", "--name", "short").exit_code == 0
+        long = _cli("train", config, "-q", "--name", "long", "--set", "train.epochs=3")
+        assert long.exit_code == 0
+    return base / "runs"
+
+
 @pytest.fixture
-def runs_dir(tiny_config) -> Path:
-    """Two trained runs (2 and 3 epochs), a sweep's trial, a crashed run and a live one."""
-    runs = tiny_config.parent / "runs"
-    assert _cli("train", tiny_config, "-q", "--name", "short").exit_code == 0
-    assert (
-        _cli("train", tiny_config, "-q", "--name", "long", "--set", "train.epochs=3").exit_code == 0
-    )
+def runs_dir(trained, tmp_path) -> Path:
+    """The two trained runs, a sweep's trial, a crashed run and a live one (a fresh copy)."""
+    runs = tmp_path / "runs"
+    shutil.copytree(trained, runs)
     _edit_summary(runs / "short", started="2026-01-02T00:00:00Z")
     _edit_summary(runs / "long", started="2026-01-03T00:00:00Z")
     shutil.copytree(runs / "short", runs / "sweep" / "trial-000")
