@@ -38,10 +38,15 @@ def _conv(spec: Any, shape: tuple[int, ...]) -> list[nn.Module]:
     return mods
 
 
+# The kinds mapped below; configs with any other kind (blocks, global pooling) are mirrored.
+FLAT_KINDS = ("conv1d", "dense", "linear", "relu", "maxpool1d", "avgpool1d", "flatten", "dropout")
+FLAT_KINDS += ("batchnorm1d",)
+
+
 def build_torch_model(model_cfg: Any, input_shape: tuple[int, int], numpy_model: Any):
     """torch.nn.Sequential equal to ``numpy_model`` (built from ``model_cfg``), same weights."""
-    if any(spec.type in ("residual", "parallel") for spec in model_cfg.layers):
-        from torch_mirror import mirror_model  # blocks: mirror the built network instead
+    if any(spec.type not in FLAT_KINDS for spec in model_cfg.layers):
+        from torch_mirror import mirror_model  # blocks and the rest: mirror the built network
 
         return mirror_model(numpy_model, input_shape)
     shape: tuple[int, ...] = tuple(input_shape)

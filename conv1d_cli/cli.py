@@ -7,20 +7,27 @@ mistake is one line on stderr and exit code 2; tracebacks only with ``--debug``.
 from __future__ import annotations
 
 import json
-import math
-import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from conv1d_cli import __version__
+from conv1d_cli.cli_common import (  # noqa: F401 (cli._user_errors & co. stay importable)
+    JsonOption,
+    SetOption,
+    _fail,
+    _stderr,
+    _stdout,
+    _storage_error,
+    _unexpected,
+    _user_errors,
+)
+from conv1d_cli.cli_inspect import outsize_command, summary_command
+from conv1d_cli.cli_predict import export_command, predict_command
 from conv1d_cli.cli_runs import runs_command
-from conv1d_cli.errors import ConfigError, Conv1dError
+from conv1d_cli.errors import ConfigError
 
 app = typer.Typer(
     name="conv1d",
@@ -30,77 +37,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,  # our own one-line errors; never dump locals (whole arrays)
     rich_markup_mode="rich",
 )
-
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set",
-        "-s",
-        metavar="KEY=VALUE",
-        help="Override a config key (dotted, e.g. optimizer.lr=0.01); the value is read as YAML. "
-        "Repeatable.",
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")
-]
-
-
-def _stderr() -> Console:
-    return Console(stderr=True, highlight=False)
-
-
-def _stdout() -> Console:
-    return Console(highlight=False, soft_wrap=True)
-
-
-@contextmanager
-def _user_errors(ctx: typer.Context) -> Iterator[None]:
-    """Turn the project's errors into one line and an exit code; hide tracebacks unless --debug."""
-    debug = bool(ctx.obj and ctx.obj.get("debug"))
-    try:
-        yield
-    except (typer.Exit, typer.Abort):
-        raise
-    except Conv1dError as exc:
-        if debug:
-            traceback.print_exc()
-        prefix = "" if exc.exit_code in (130, 143) else "error: "
-        _stderr().print(f"{prefix}{exc}", markup=False, soft_wrap=True)
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        _stderr().print("interrupted", markup=False)
-        raise typer.Exit(130) from None
-    except OSError as exc:
-        _storage_error(exc, debug)  # disk full & co outside the run-file writers: exit 4
-        _unexpected(exc, debug)
-    except Exception as exc:
-        _unexpected(exc, debug)
-
-
-def _storage_error(exc: OSError, debug: bool) -> None:
-    from conv1d_cli.atomic import STORAGE_ERRORS
-
-    if exc.errno not in STORAGE_ERRORS:
-        return
-    if debug:
-        traceback.print_exc()
-    where = f" while writing {exc.filename}" if exc.filename else ""
-    _stderr().print(f"error: {STORAGE_ERRORS[exc.errno]}{where}", markup=False, soft_wrap=True)
-    raise typer.Exit(4) from None
-
-
-def _unexpected(exc: Exception, debug: bool) -> None:
-    if debug:
-        traceback.print_exc()
-    first = (str(exc).strip().splitlines() or [""])[0]
-    _stderr().print(
-        f"error: unexpected {type(exc).__name__}: {first} (rerun with --debug for the traceback)",
-        markup=False,
-        soft_wrap=True,
-    )
-    raise typer.Exit(1) from None
 
 
 def _version(value: bool) -> None:
@@ -288,249 +224,14 @@ def _confusion_table(report: dict[str, Any]) -> Table:
     return table
 
 
-# ---------------------------------------------------------------------------------- predict
-@app.command()
-def predict(
-    ctx: typer.Context,
-    target: Annotated[
-        Path,
-        typer.Argument(
-            metavar="CHECKPOINT_OR_RUN",
-            help="A .safetensors checkpoint, or a run directory (its best checkpoint).",
-            show_default=False,
-        ),
-    ],
-    input_path: Annotated[
-        Path,
-        typer.Argument(
-            metavar="INPUT",
-            help="Samples to label: .npy (memory-mapped), .npz (x, optional y), .csv (label "
-            "column optional), .ts, .tsv, an IDX images file or a folder of IDX files.",
-            show_default=False,
-        ),
-    ],
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out", "-o", help="Write the rows to FILE (default: stdout).", metavar="FILE"
-        ),
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
-    top: Annotated[
-        int | None,
-        typer.Option("--top", metavar="K", help="Only the K most probable classes per sample."),
-    ] = None,
-    json_lines: Annotated[
-        bool, typer.Option("--json", help="JSON lines (one object per sample) instead of CSV.")
-    ] = False,
-) -> None:
-    """Label new samples: one row per sample, index, predicted label, class probabilities.
-
-    The checkpoint alone decides normalization, input shape and class names. When the input
-    has labels, the accuracy goes to stderr.
-    """
-    import os
-    import sys
-
-    from conv1d_cli.predicting import open_output, predict_file
-
-    err = _stderr()
-    with _user_errors(ctx):
-        if out is None and not json_lines and sys.stdout.isatty():
-            err.print(
-                "hint: rows are CSV; use --out FILE, or pipe the output (e.g. | head)",
-                markup=False,
-            )
-        try:
-            with open_output(out, force) as handle, _progress_bar(err) as progress:
-                result = predict_file(
-                    target, input_path, handle, json_lines=json_lines, top=top, progress=progress
-                )
-        except BrokenPipeError:  # `conv1d predict ... | head`: the reader has all it wants
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise typer.Exit(0) from None
-    where = f" to {out}" if out is not None else ""
-    message = f"predicted {result.n} samples of {result.origin}{where}"
-    err.print(message, markup=False, soft_wrap=True)
-    if result.accuracy is not None:
-        err.print(
-            f"accuracy {result.accuracy:.4f} (n={result.n}, the input's labels)", markup=False
-        )
+# -------------------------------------------------------------------- predict, export
+app.command(name="predict")(predict_command)  # conv1d predict RUN INPUT (cli_predict.py)
+app.command(name="export")(export_command)  # conv1d export RUN --format onnx (cli_predict.py)
 
 
-@contextmanager
-def _progress_bar(err: Console) -> Iterator[Any]:
-    """A rich progress bar on a terminal; no output at all otherwise."""
-    if not err.is_terminal:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    with Progress(
-        "predicting", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
-        transient=True,
-    ) as bar:  # fmt: skip
-        task = bar.add_task("predict", total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
-
-
-# ----------------------------------------------------------------------------------- export
-@app.command()
-def export(
-    ctx: typer.Context,
-    target: Annotated[
-        Path,
-        typer.Argument(
-            metavar="CHECKPOINT_OR_RUN",
-            help="A .safetensors checkpoint, or a run directory (its best checkpoint).",
-            show_default=False,
-        ),
-    ],
-    format_: Annotated[
-        str, typer.Option("--format", "-f", help="Export format (onnx).", metavar="FORMAT")
-    ] = "onnx",
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", metavar="FILE", help="Output file (default: RUN/model.onnx)."),
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
-    json_output: JsonOption = False,
-) -> None:
-    """Export the network with its normalization as ONNX: raw float32 (batch, channels,
-    length) in, class probabilities and logits out; class names and config in the metadata."""
-    from conv1d_cli.export import FORMATS, export_onnx
-
-    with _user_errors(ctx):
-        if format_.lower() not in FORMATS:
-            raise ConfigError(f"--format {format_}: allowed formats: {', '.join(FORMATS)}")
-        result = export_onnx(target, out, force)
-    if json_output:
-        payload = {
-            "path": str(result.path),
-            "checkpoint": str(result.checkpoint),
-            "opset": result.opset,
-            "max_prob_diff": result.max_prob_diff,
-            "n_checked": result.n_checked,
-        }
-        typer.echo(json.dumps(payload))
-        return
-    _stdout().print(f"wrote {result.path} (ONNX opset {result.opset})", markup=False)
-    _stderr().print(
-        f"checked with onnxruntime on {result.n_checked} samples: probabilities differ from "
-        f"the NumPy engine by at most {result.max_prob_diff:.1e}",
-        markup=False,
-        soft_wrap=True,
-    )
-
-
-# ---------------------------------------------------------------------------------- outsize
-@app.command()
-def outsize(
-    ctx: typer.Context,
-    n: Annotated[int, typer.Option("--n", help="Input length N_in.", show_default=False)],
-    f: Annotated[int, typer.Option("--f", help="Kernel size F.", show_default=False)],
-    s: Annotated[int, typer.Option("--s", help="Stride S.")] = 1,
-    p: Annotated[
-        str, typer.Option("--p", help="Padding P per side: an int, same, valid or causal.")
-    ] = "0",
-    d: Annotated[int, typer.Option("--d", help="Dilation D.")] = 1,
-    explain: Annotated[
-        bool, typer.Option("--explain", help="Show the formula with the numbers put in.")
-    ] = False,
-) -> None:
-    """Output length of a 1D convolution: floor((N + 2P - D(F-1) - 1)/S) + 1."""
-    from conv1d_cli.nn import output_size
-
-    with _user_errors(ctx):
-        padding: int | str = p.strip().lower()
-        if padding not in ("same", "valid", "causal"):
-            try:
-                padding = int(padding)
-            except ValueError:
-                _fail(f"--p {p!r}: padding must be a non-negative integer, same, valid or causal")
-        try:
-            result = output_size(n, f, s, padding, d)
-        except ValueError as exc:
-            _fail(str(exc))
-    if explain:
-        typer.echo(_explain(n, f, s, padding, d, result))
-    typer.echo(str(result))
-
-
-def _fail(message: str) -> None:
-    _stderr().print(f"error: {message}", markup=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
-def _explain(n: int, f: int, s: int, p: int | str, d: int, result: int) -> str:
-    if p == "same":
-        total = max(0, (result - 1) * s + d * (f - 1) + 1 - n)
-        return (
-            f"'same': N_out = ceil(N_in / S) = ceil({n} / {s}) = {result}; padding "
-            f"{total} in all ({total // 2} left, {total - total // 2} right)"
-        )
-    if p == "causal":
-        left = d * (f - 1)
-        return (
-            f"'causal': padding D(F-1) = {d}*({f}-1) = {left} on the left only; "
-            f"N_out = floor((N_in - 1) / S) + 1 = floor({n - 1} / {s}) + 1 = {result}"
-        )
-    pad = 0 if p == "valid" else int(p)
-    numerator = n + 2 * pad - d * (f - 1) - 1
-    return (
-        "N_out = floor((N_in + 2P - D(F-1) - 1) / S) + 1 "
-        f"= floor(({n} + 2*{pad} - {d}*({f}-1) - 1) / {s}) + 1 "
-        f"= floor({numerator} / {s}) + 1 = {math.floor(numerator / s)} + 1 = {result}"
-    )
-
-
-# ---------------------------------------------------------------------------------- summary
-@app.command()
-def summary(
-    ctx: typer.Context,
-    config: Annotated[Path, typer.Argument(help="The YAML config.", show_default=False)],
-    set_: SetOption = None,
-    json_output: JsonOption = False,
-) -> None:
-    """Per-layer table: output shape, parameters and multiply-accumulates per sample.
-
-    Layers inside residual and parallel blocks follow their block, indented, named by path.
-    """
-    from conv1d_cli.commands import summarize_model
-    from conv1d_cli.progress import summary_table
-
-    with _user_errors(ctx):
-        result = summarize_model(config, set_ or [])
-    if json_output:
-        payload = {
-            "input_shape": list(result.input_shape),
-            "layers": [
-                {
-                    "index": row.index,
-                    "path": row.path,  # "3.layers.1" inside blocks (the parameter-name prefix)
-                    "depth": row.depth,
-                    "name": str(row.name),
-                    "output_shape": list(row.output_shape),
-                    "params": row.n_params,
-                    "macs": row.macs,
-                }
-                for row in result.rows
-            ],
-            "total_params": result.total_params,
-            "total_macs": result.total_macs,
-            "note": result.note,  # set when the rows come from the shape-only pass
-        }
-        typer.echo(json.dumps(payload))
-        return
-    out = _stdout()
-    out.print(f"data: {result.data}", markup=False)
-    out.print(summary_table(result, title=f"model summary ({config})"))
-    out.print(
-        f"total parameters: {result.total_params:,}   "
-        f"multiply-accumulates per sample: {result.total_macs:,}"
-    )
-    if result.note:
-        out.print(result.note, markup=False)
+# ---------------------------------------------------------------------------- outsize, summary
+app.command(name="outsize")(outsize_command)  # the output-length arithmetic (cli_inspect.py)
+app.command(name="summary")(summary_command)  # per-layer table of a config (cli_inspect.py)
 
 
 # ------------------------------------------------------------------------------------ sweep

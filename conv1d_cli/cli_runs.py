@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from conv1d_cli.cli_common import JsonOption, _fail, _user_errors
 from conv1d_cli.runlist import (
     compare_runs,
     format_seconds,
@@ -17,10 +18,6 @@ from conv1d_cli.runlist import (
     list_runs,
     row_json,
 )
-
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")
-]
 
 
 def runs_command(
@@ -47,7 +44,6 @@ def runs_command(
     [bold]conv1d runs compare RUN RUN ... [--out FILE][/bold]: their curves
     on one PNG and a side-by-side table. (A runs folder named 'compare': ./compare.)
     """
-    from conv1d_cli.cli import _fail, _user_errors
 
     args = list(args or [])
     with _user_errors(ctx):

@@ -62,9 +62,6 @@ class DataConfig(StrictModel):
     shift: NonNegativeInt = 0
     noise: NonNegativeFloat = 0.0
     amplitude: NonNegativeFloat = 0.0
-    # Window slicing: each training sample a random window of this fraction of its length,
-    # stretched back to the full length; 1 is off.
-    window: Annotated[float, Field(gt=0, le=1)] = 1.0
     # Arguments for mnist1d's generator (num_samples, train_split, final_seq_length, seed, ...).
     mnist1d: dict[str, Any] = Field(default_factory=dict)
 

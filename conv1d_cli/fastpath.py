@@ -12,10 +12,14 @@ walks the same layers with the same weights and:
   and bias: one pass fewer);
 - applies ReLU in place on arrays it owns, takes max-pool maxima without argmax, skips dropout;
 - multiplies a flatten + dense pair straight from the convolutions' channel-major layout
-  instead of copying it into sample-major order first.
+  instead of copying it into sample-major order first;
+- runs chunks in parallel threads (as many as BLAS may use), each with single-threaded BLAS.
+  threadpoolctl's limit is global: another thread of the same program doing BLAS work
+  meanwhile gets one thread too.
 
-Layers it has no rule for (and blocks) run their own eval-mode ``forward``. Results equal
-``model.forward`` up to float rounding (tests compare them layer kind by layer kind).
+Layers it has no rule for run their own eval-mode ``forward``, one chunk at a time (they keep
+state on the layer). Results equal ``model.forward`` up to float rounding (tests compare them
+layer kind by layer kind, blocks included).
 """
 
 from __future__ import annotations

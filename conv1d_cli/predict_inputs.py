@@ -150,17 +150,14 @@ def _csv_batches(
 
 
 def _archive(path: Path, suffix: str, missing: str, length: int) -> PredictInput:
-    """A UEA/UCR .ts or .tsv file (labels optional); shorter series are padded at the end with
-    zeros to the network's length, as training padded them to the longest."""
+    """A UEA/UCR .ts or .tsv file (labels optional); shorter series are padded at the end to the
+    network's length by the training reader's own rule (``ts.pad_series``)."""
     from conv1d_cli.data import ts
 
     series = (ts.parse_tsv if suffix == ".tsv" else ts.parse_ts)(path, missing)
     if not series.x:
         raise DataError(f"{path}: the file holds no series")
-    longest = max(length, *(x.shape[1] for x in series.x))
-    x = np.zeros((len(series.x), series.x[0].shape[0], longest))
-    for n, values in enumerate(series.x):
-        x[n, :, : values.shape[1]] = values
+    x = ts.pad_series(series.x, max(length, *(x.shape[1] for x in series.x)))
     labelled = len(series.labels) == len(series.x) and all(series.labels)
     return PredictInput(str(path), len(x), x=x, y=np.array(series.labels) if labelled else None)
 

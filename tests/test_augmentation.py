@@ -8,7 +8,6 @@ from typer.testing import CliRunner
 
 from conv1d_cli.cli import app
 from conv1d_cli.data import Dataset
-from conv1d_cli.data.dataset import window_slices
 from conv1d_cli.runs import load_checkpoint
 
 runner = CliRunner()
@@ -38,32 +37,9 @@ def test_amplitude_scales_each_sample_and_channel_by_one_factor():
     np.testing.assert_allclose(factors, expected, rtol=1e-4)
 
 
-def window_slices_loops(x: np.ndarray, fraction: float, starts: np.ndarray) -> np.ndarray:
-    """The reference: each sample's window resampled to L with np.interp, sample by sample."""
-    B, C, L = x.shape
-    width = min(L, max(2, round(fraction * L)))
-    out = np.empty_like(x)
-    for b in range(B):
-        where = starts[b] + np.linspace(0.0, width - 1, L)
-        for c in range(C):
-            out[b, c] = np.interp(where, np.arange(L), x[b, c])
-    return out
-
-
-def test_window_slices_match_interpolation_by_loops():
-    x = np.random.default_rng(1).normal(size=(16, 3, 37)).astype(np.float32)
-    for fraction in (0.5, 0.9, 1.0):
-        got = window_slices(x, fraction, np.random.default_rng(5))
-        width = min(37, max(2, round(fraction * 37)))
-        starts = np.random.default_rng(5).integers(0, 37 - width + 1, size=16)
-        np.testing.assert_allclose(got, window_slices_loops(x, fraction, starts), atol=1e-5)
-    np.testing.assert_array_equal(window_slices(x, 1.0, np.random.default_rng(0)), x)
-
-
-def test_resume_with_amplitude_and_window_is_exact(tiny_config):
+def test_resume_with_amplitude_is_exact(tiny_config):
     runs = tiny_config.parent / "runs"
     common = ["--quiet", "--set", "data.amplitude=0.1", "--set", "data.noise=0.05"]
-    common += ["--set", "data.window=0.8"]
     assert runner.invoke(app, ["train", str(tiny_config), *common, "--name", "a"]).exit_code == 0
     cut = ["--name", "b", "--set", "train.epochs=1"]
     assert runner.invoke(app, ["train", str(tiny_config), *common, *cut]).exit_code == 0

@@ -205,3 +205,16 @@ def test_test_file_with_other_dimensions_is_an_error(tmp_path):
     (tmp_path / "Mix_TEST.ts").write_text(ts_text(*_series(rng, 3, 3, (5, 6)), CLASSES))
     with pytest.raises(DataError, match="Mix_TEST.ts: series have 3 dimensions"):
         read_archive(Path(path))
+
+
+def test_predict_reads_an_unequal_length_file_as_training_did(tmp_path):
+    from conv1d_cli.predict_inputs import read_predict_input
+
+    rng = np.random.default_rng(3)
+    train, test = _series(rng, 9, 2, (5, 15)), _series(rng, 6, 2, (5, 15))
+    path = write_ts_pair(tmp_path, "Pad", train, test, CLASSES)
+    raw = read_raw(DataConfig(path=str(path)))
+    length = raw.x_train.shape[2]
+    got = read_predict_input(tmp_path / "Pad_TEST.ts", DataConfig(path=str(path)), length)
+    np.testing.assert_array_equal(got.x, raw.x_test)
+    assert list(got.y) == test[1]

@@ -166,6 +166,22 @@ def test_full_networks_of_the_shipped_configs():
         assert_matches_engine(loaded_model(layers, (1, 784), stats), n=8)
 
 
+@pytest.mark.parametrize("template", ["fcn", "resnet1d", "inception"])
+def test_time_series_templates(template):
+    """The templates' residual and inception networks, exported and run by onnxruntime."""
+    from conv1d_cli.fastpath import InferenceRunner
+
+    cfg = load_config(f"configs/templates/{template}.yaml")
+    layers = [spec.model_dump() for spec in cfg.model.layers]
+    layers[-1]["units"] = 4
+    loaded = loaded_model(layers, (2, 64))
+    assert_matches_engine(loaded, n=6)
+    x = check_samples(loaded, 6)
+    engine = loaded.model.forward(loaded.normalize(x))
+    fast = InferenceRunner(loaded.model, (2, 64), chunk_bytes=50_000).logits(loaded.normalize(x))
+    np.testing.assert_allclose(fast, engine, rtol=2e-5, atol=2e-5)
+
+
 def test_trained_run_exports_with_metadata_and_agrees_with_predict(tmp_path):
     import onnx
 

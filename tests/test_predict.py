@@ -173,6 +173,39 @@ def test_ts_and_tsv_archive_files(run, tmp_path):
     assert [r["label"] for r in _rows(out)] == list(load_model(uni_dir).predict(xu[:8]))
 
 
+def test_memory_does_not_grow_with_the_input(tmp_path):
+    import os
+    import tracemalloc
+
+    from conv1d_cli.predicting import predict_file
+
+    layers = [{"type": "conv1d", "channels": 4, "kernel": 3}, {"type": "flatten"}]
+    run_dir, _, _ = train_run(tmp_path / "run", [*layers, {"type": "dense", "units": 3}], epochs=1)
+    model = load_model(run_dir)
+    path = tmp_path / "big.npy"
+    big = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(12_000, 2, 32))
+    big[:] = 1.0
+    big.flush()
+    del big
+
+    def traced_peak(n: int) -> int:
+        np.save(tmp_path / "part.npy", np.load(path, mmap_mode="r")[:n])
+        source = path if n == 12_000 else tmp_path / "part.npy"
+        with open(os.devnull, "w") as sink:
+            tracemalloc.start()
+            try:
+                predict_file(run_dir, source, sink, model=model)
+                return tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+
+    small, large = traced_peak(1_500), traced_peak(12_000)
+    # Eight times the input, not eight times the memory: one batch at a time, rows written as
+    # they go; the peak stays well under the 3 MB input itself.
+    assert large < 2 * small, (small, large)
+    assert large < 0.5 * 12_000 * 2 * 32 * 4
+
+
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
 def test_out_file_honours_the_umask_without_changing_it(run, tmp_path, monkeypatch, umask, mode):
     run_dir, x, _ = run

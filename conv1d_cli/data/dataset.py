@@ -54,7 +54,6 @@ class Dataset:
     image_shape: tuple[int, int] | None = None
     shift: int = 0  # augmentation: random shifts of up to this many pixels / samples
     noise: float = 0.0  # augmentation: Gaussian noise standard deviation
-    window: float = 1.0  # augmentation: a random window of this fraction, stretched back to L
     amplitude: float = 0.0  # augmentation: each sample and channel times a factor ~ N(1, amplitude)
     fill: np.ndarray = field(default_factory=lambda: np.zeros(1, np.float32))  # (C,) pad value
 
@@ -79,8 +78,6 @@ class Dataset:
                 x = shift_images(x, self.image_shape, self.shift, self.fill, rng)
             else:
                 x = shift_sequences(x, self.shift, self.fill, rng)
-        if self.window < 1.0:
-            x = window_slices(x, self.window, rng)
         if self.amplitude > 0:
             # Scaling about the normalized zero: a louder or quieter version of the same shape.
             factors = rng.normal(1.0, self.amplitude, size=(x.shape[0], x.shape[1], 1))
@@ -105,24 +102,6 @@ def shift_sequences(
     # Sample b reads the window starting at max_shift - offset[b]: one gather, no batch loop.
     columns = (max_shift - offsets)[:, None] + np.arange(L)[None, :]  # (B, L)
     return np.take_along_axis(padded, columns[:, None, :], axis=2)
-
-
-def window_slices(x: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """Each sample of x (B, C, L) replaced by a random window of round(fraction * L) positions
-    (the same for all its channels), linearly resampled back to L (window slicing, Le Guennec
-    et al. 2016): the network sees the pattern a little shifted and stretched."""
-    B, C, L = x.shape
-    width = min(L, max(2, round(fraction * L)))
-    if width == L:  # a window as long as the series: nothing to do, nothing drawn
-        return x
-    starts = rng.integers(0, L - width + 1, size=B)
-    where = starts[:, None] + np.linspace(0.0, width - 1, L)[None, :]  # (B, L) positions
-    left = np.minimum(where.astype(np.int64), L - 2 if L > 1 else 0)
-    right = np.minimum(left + 1, L - 1)
-    frac = (where - left).astype(x.dtype)[:, None, :]
-    x_left = np.take_along_axis(x, np.broadcast_to(left[:, None, :], (B, C, L)), axis=2)
-    x_right = np.take_along_axis(x, np.broadcast_to(right[:, None, :], (B, C, L)), axis=2)
-    return x_left + (x_right - x_left) * frac
 
 
 def shift_images(

@@ -88,7 +88,6 @@ def prepare(
         shift=cfg.shift,
         noise=cfg.noise,
         amplitude=cfg.amplitude,
-        window=cfg.window,
         fill=raw_zero(stats),
     )
 

@@ -73,8 +73,9 @@ def check_samples(loaded: LoadedModel, n: int, seed: int = 0) -> np.ndarray:
 def export_onnx(target: Path, out: Path | None = None, force: bool = False) -> ExportResult:
     """Write the network of ``target`` (run dir or checkpoint) as ONNX, then check it."""
     require_onnx()
+    from conv1d_cli.commands import run_dir_lock
     from conv1d_cli.export.onnx_export import OPSET, build_onnx
-    from conv1d_cli.runs import atomic_write_bytes
+    from conv1d_cli.runs import atomic_write_bytes, run_dir_of
 
     loaded = load_model(target)
     path = Path(out) if out is not None else default_out(loaded)
@@ -92,5 +93,11 @@ def export_onnx(target: Path, out: Path | None = None, force: bool = False) -> E
     x = check_samples(loaded, CHECK_SAMPLES)
     probs, _ = onnx_probabilities(data, x)
     diff = float(np.max(np.abs(probs - loaded.predict_proba(x))))
-    atomic_write_bytes(path, data)
+    run_dir = run_dir_of(loaded.checkpoint)
+    if run_dir is not None and path.parent.resolve() != run_dir.resolve():
+        run_dir = None  # written elsewhere: the run is not touched
+    with run_dir_lock(run_dir, "conv1d export"):  # one writer per run, as for eval
+        if path.exists() and not force:  # checked again: another process may have written it
+            raise Conv1dError(f"{path} exists; choose another --out or add --force to replace it")
+        atomic_write_bytes(path, data)
     return ExportResult(path, loaded.checkpoint, OPSET, diff, len(x))
