@@ -160,3 +160,24 @@ def test_readme_run_statuses_table_is_the_runstatus_list(runs_dir):
     result = runner.invoke(app, ["runs", str(runs_dir)], env={"COLUMNS": "200"})
     row = next(line for line in result.stdout.splitlines() if "sweep/trial-000" in line)
     assert "pruned" in row.split()
+
+
+def test_a_pruned_run_is_marked_under_its_lock_and_resumes(runs_dir):
+    from conv1d_cli.sweep.sweepdir import mark_pruned
+
+    run = runs_dir / "sweep" / "trial-000"  # 2 epochs, as a pruned trial's process leaves it
+    _edit_summary(run, status="interrupted")
+    with acquire_run_lock(run, "conv1d train --resume"):  # resumed meanwhile: left alone
+        why = mark_pruned(run)
+    assert why is not None and "still says interrupted" in why and "in use by PID" in why
+    assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
+    assert mark_pruned(run) is None
+    assert json.loads((run / "summary.json").read_text())["status"] == "pruned"
+    assert not (run / LOCK_NAME).exists()
+    # conv1d train --resume trains a pruned run on from its checkpoint, like any stopped run
+    resumed = _cli("train", "--resume", run, "-q", "--set", "train.epochs=3")
+    assert resumed.exit_code == 0, resumed.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["epochs_completed"] == 3
+    assert mark_pruned(run) is None  # only an interrupted summary is ever relabelled
+    assert json.loads((run / "summary.json").read_text())["status"] == "completed"
