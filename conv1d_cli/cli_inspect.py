@@ -101,6 +101,7 @@ def summary_command(
             ],
             "total_params": result.total_params,
             "total_macs": result.total_macs,
+            "note": result.note,  # set when the rows come from the shape-only pass
         }
         typer.echo(json.dumps(payload))
         return
@@ -111,3 +112,5 @@ def summary_command(
         f"total parameters: {result.total_params:,}   "
         f"multiply-accumulates per sample: {result.total_macs:,}"
     )
+    if result.note:
+        out.print(result.note, markup=False)

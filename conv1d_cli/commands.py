@@ -19,7 +19,7 @@ from conv1d_cli.config import Config, config_diff, config_to_yaml, load_config, 
 from conv1d_cli.data import Dataset, load_dataset
 from conv1d_cli.errors import CheckpointError, ConfigError, DataError
 from conv1d_cli.inference import load_model
-from conv1d_cli.memory import check_memory, preflight_config
+from conv1d_cli.memory import check_memory, preflight_config, summary_rows
 from conv1d_cli.progress import Reporter
 from conv1d_cli.report import Evaluation, per_class_report, plot_confusion
 from conv1d_cli.runlock import RunLock, acquire_run_lock
@@ -328,20 +328,28 @@ class ModelSummary:
     total_params: int
     total_macs: int
     data: str
+    note: str = ""  # why the rows come from the shape-only pass (a network too big to build)
 
 
 def summarize_model(config_path: Path, overrides: Sequence[str] = ()) -> ModelSummary:
     """Per-layer output shapes, parameters and multiply-accumulates for one sample."""
     cfg = resolve_config(config_path, overrides)
     data = load_dataset(cfg.data, cfg.seed, purpose="eval")
+    shape = data.sample_shape
+    shape_only = summary_rows(cfg.model, shape, cfg.train.dtype, data.n_classes, cfg.name)
+    if shape_only is not None:  # too big to build: the same rows, computed without weights
+        return _summary_of(data, *shape_only)
     rng = np.random.default_rng(cfg.seed)
     model = build_model(cfg.model, data.sample_shape, data.n_classes, rng, cfg.train.dtype)
     return summarize(model, data)
 
 
 def summarize(model: Any, data: Dataset) -> ModelSummary:
+    return _summary_of(data, model.summary(tuple(data.sample_shape)))
+
+
+def _summary_of(data: Dataset, rows: list[Any], note: str = "") -> ModelSummary:
     input_shape = tuple(data.sample_shape)
-    rows = model.summary(input_shape)
     top = [row for row in rows if row.depth == 0]  # a block's row already counts its insides
     return ModelSummary(
         input_shape,
@@ -349,4 +357,5 @@ def summarize(model: Any, data: Dataset) -> ModelSummary:
         sum(row.n_params for row in top),
         sum(row.macs for row in top),
         data.description,
+        note,
     )

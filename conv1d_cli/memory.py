@@ -221,6 +221,35 @@ def preflight_config(
     return need
 
 
+def summary_rows(
+    model_cfg: Any, input_shape: tuple[int, ...], dtype: str, n_classes: int, name: str
+) -> tuple[list[LayerInfo], str] | None:
+    """For ``conv1d summary``: None when the model's weights fit in the free memory (build it;
+    its rows are the engine's own), else the shape-only rows and a line saying why nothing was
+    allocated. NotEnoughMemory when not even those rows can be had (a block too big to build).
+    """
+    from conv1d_cli.memory_shapes import shape_rows
+
+    available = available_memory()
+    if available is None:
+        return None
+    rows, complete = shape_rows(model_cfg, tuple(input_shape), dtype, n_classes, available[0])
+    if rows is None:  # a layer does not fit its input: the builder says so in its words
+        return None
+    need = estimate(rows, tuple(input_shape), 1, True, np.dtype(dtype).itemsize)
+    built = need.params + need.grads  # building allocates the weights and their gradients
+    if built <= available[0]:
+        return None
+    if not complete:  # a block too big to build: its output shape, so the table, is unknown;
+        check_estimate(need, f"a summary of {name}", available)  # its weights alone: raises
+    note = (
+        f"shape-only summary, nothing allocated: building this network would take "
+        f"{_size(built)} (weights and gradients) but {_size(available[0])} is available "
+        f"({available[1]})"
+    )
+    return rows, note
+
+
 def _itemsize(model: Any) -> int:
     for array in model.parameters().values():
         return int(array.itemsize)

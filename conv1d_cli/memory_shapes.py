@@ -41,6 +41,18 @@ def config_rows(
     rows end with those children (enough to refuse). A last dense without units gets
     ``n_classes``, as in ``build_model``.
     """
+    return shape_rows(model_cfg, input_shape, dtype, n_classes, budget_bytes)[0]
+
+
+def shape_rows(
+    model_cfg: Any,
+    input_shape: Shape,
+    dtype: str = "float32",
+    n_classes: int | None = None,
+    budget_bytes: float = math.inf,
+) -> tuple[list[LayerInfo] | None, bool]:
+    """``config_rows`` and whether they are the whole network (False: the pass stopped at a
+    block too big to build, the rows are that block's and its children's)."""
     from conv1d_cli import nn
     from conv1d_cli.build import resolve_units
     from conv1d_cli.specs import BuildContext
@@ -55,10 +67,10 @@ def config_rows(
     try:
         rows, _ = pass_.sequence(specs, tuple(int(d) for d in input_shape), "", 0)
     except _TooBigToBuild as stop:
-        return stop.rows
+        return stop.rows, False
     except (ValueError, KeyError, TypeError, AttributeError):
-        return None
-    return rows
+        return None, False
+    return rows, True
 
 
 class _ShapePass:
@@ -94,9 +106,10 @@ class _ShapePass:
         if kind in ("dense", "linear"):
             if len(shape) != 1:
                 raise ValueError("dense needs (features,)")
-            n_params = shape[0] * spec.units + (spec.units if spec.bias else 0)
+            macs = shape[0] * spec.units
+            n_params = macs + (spec.units if spec.bias else 0)
             text = f"{kind}, {spec.units:,} units"
-            row = LayerInfo(index, "Dense", (spec.units,), n_params, n_params, text, path, depth)
+            row = LayerInfo(index, "Dense", (spec.units,), n_params, macs, text, path, depth)
             return [row], (spec.units,)
         if spec.children():
             self._check_block_fits(spec, shape, path, depth)

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from conv1d_cli.atomic import current_umask
 from conv1d_cli.errors import Conv1dError, DataError
 from conv1d_cli.inference import LoadedModel, load_model, softmax
 from conv1d_cli.predict_inputs import read_predict_input
@@ -105,17 +106,11 @@ def open_output(out: Path | None, force: bool) -> Iterator[IO[str]]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # like a file opened normally, not mkstemp's 0600
+        os.chmod(tmp, 0o666 & ~current_umask())  # like a file opened normally, not mkstemp's 0600
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def predict_file(

@@ -3,9 +3,30 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def on_stop_signals(handler: Callable[[int, Any], None]) -> Iterator[None]:
+    """``handler`` for Ctrl-C and SIGTERM inside the block; the previous handlers after it.
+
+    Outside the main thread signals cannot be handled: the handlers are left alone.
+    """
+    installed = {}
+    try:
+        for sig in STOP_SIGNALS:
+            installed[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread: leave the defaults alone
+        pass
+    try:
+        yield
+    finally:
+        for sig, previous in installed.items():
+            signal.signal(sig, previous)
 
 
 @contextmanager
@@ -17,14 +38,5 @@ def stop_on_signals(trainer: Any) -> Iterator[None]:
             raise KeyboardInterrupt
         trainer.request_stop(signal_number)
 
-    installed = {}
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            installed[sig] = signal.signal(sig, handler)
-    except ValueError:  # not the main thread: leave the defaults alone
-        pass
-    try:
+    with on_stop_signals(handler):
         yield
-    finally:
-        for sig, previous in installed.items():
-            signal.signal(sig, previous)

@@ -98,8 +98,8 @@ def test_shape_pass_matches_the_engine_and_shipped_configs_pass(path):
     model = build_model(cfg.model, shape, data.n_classes, np.random.default_rng(0), cfg.train.dtype)
     got = config_rows(cfg.model, shape, cfg.train.dtype, data.n_classes)
     want = model.summary(shape)
-    assert [(r.index, r.path, r.depth, r.output_shape, r.n_params) for r in got] == [
-        (r.index, r.path, r.depth, r.output_shape, r.n_params) for r in want
+    assert [(r.index, r.path, r.depth, r.output_shape, r.n_params, r.macs) for r in got] == [
+        (r.index, r.path, r.depth, r.output_shape, r.n_params, r.macs) for r in want
     ]
     preflight_training(cfg, data)  # never refuses today's configs
     buffers = len(build_optimizer(cfg.optimizer).buffer_names)
@@ -227,6 +227,78 @@ def test_shape_pass_matches_the_engine_on_the_block_templates(path):
     model = build_model(cfg.model, shape, n_classes, np.random.default_rng(0), cfg.train.dtype)
     got = config_rows(cfg.model, shape, cfg.train.dtype, n_classes)
     want = model.summary(shape)
-    assert [(r.path, r.depth, r.output_shape, r.n_params) for r in got] == [
-        (r.path, r.depth, r.output_shape, r.n_params) for r in want
+    assert [(r.path, r.depth, r.output_shape, r.n_params, r.macs) for r in got] == [
+        (r.path, r.depth, r.output_shape, r.n_params, r.macs) for r in want
     ]
+
+
+GIB = 1 << 30
+
+
+def _summary_json(config: Path) -> dict:
+    result = runner.invoke(app, ["summary", str(config), "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_summary_of_a_network_too_big_to_build_shows_the_table_without_allocating(
+    tmp_path, monkeypatch
+):
+    from conv1d_cli import commands
+
+    config = tmp_path / "huge.yaml"
+    config.write_text(HUGE.replace("RUNS", str(tmp_path / "runs")))
+    monkeypatch.setattr(memory, "available_memory", lambda: (8 * GIB, "MemAvailable"))
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("summary built the model")
+
+    monkeypatch.setattr(commands, "build_model", no_build)
+    payload = _summary_json(config)
+    # by hand, digits (1, 64): conv 100,000 x 1 x 3 + bias -> (100,000, 62); flatten 6,200,000;
+    # dense 6,200,000 x 100,000 + bias; dense 100,000 x 10 + bias
+    rows = [(r["name"], r["output_shape"], r["params"], r["macs"]) for r in payload["layers"]]
+    assert rows == [
+        ("Conv1d", [100_000, 62], 400_000, 62 * 300_000),
+        ("ReLU", [100_000, 62], 0, 0),
+        ("Flatten", [6_200_000], 0, 0),
+        ("Dense", [100_000], 620_000_100_000, 620_000_000_000),
+        ("ReLU", [100_000], 0, 0),
+        ("Dense", [10], 1_000_010, 1_000_000),
+    ]
+    assert payload["total_params"] == 620_001_500_010
+    assert payload["total_macs"] == 620_019_600_000
+    # weights and gradients: 2 x 620,001,500,010 x 4 bytes = 4.5 TiB
+    assert payload["note"].startswith("shape-only summary, nothing allocated: building this")
+    assert "would take 4.5 TiB (weights and gradients) but 8.0 GiB is available" in payload["note"]
+    table = runner.invoke(app, ["summary", str(config)], env={"COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    assert "620,001,500,010" in table.stdout and "dense, 100,000 units" in table.stdout
+    assert table.stdout.strip().splitlines()[-1] == payload["note"]
+
+
+def test_shape_only_summary_is_the_built_models_summary(tiny_config, monkeypatch):
+    built = _summary_json(tiny_config)
+    assert built["note"] == ""  # fits: the engine's own rows
+    monkeypatch.setattr(memory, "available_memory", lambda: (1000, "MemAvailable"))
+    shape_only = _summary_json(tiny_config)
+    assert shape_only["note"].startswith("shape-only summary")
+    keys = ("path", "depth", "output_shape", "params", "macs")
+    assert [[r[k] for k in keys] for r in shape_only["layers"]] == [
+        [r[k] for k in keys] for r in built["layers"]
+    ]
+    assert shape_only["total_params"] == built["total_params"] > 0
+    assert shape_only["total_macs"] == built["total_macs"] > 0
+
+
+def test_summary_refuses_a_block_too_big_to_build_in_one_line(tmp_path, monkeypatch):
+    config = tmp_path / "block.yaml"
+    config.write_text(BLOCK.replace("RUNS", str(tmp_path / "runs")))
+    monkeypatch.setattr(memory, "available_memory", lambda: (8 * GIB, "MemAvailable"))
+    result = runner.invoke(app, ["summary", str(config)])
+    assert result.exit_code == 2, result.output
+    line = result.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line
+    assert line.startswith("error: not enough memory for a summary of hugeblock: needs about")
+    assert "30,000,100,000 parameters" in line and "8.0 GiB is available" in line
+    assert line.endswith("; make the network smaller")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -202,3 +204,19 @@ def test_memory_does_not_grow_with_the_input(tmp_path):
     # they go; the peak stays well under the 3 MB input itself.
     assert large < 2 * small, (small, large)
     assert large < 0.5 * 12_000 * 2 * 32 * 4
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_out_file_honours_the_umask_without_changing_it(run, tmp_path, monkeypatch, umask, mode):
+    run_dir, x, _ = run
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "pred.csv"
+    previous = os.umask(umask)
+    try:
+        with monkeypatch.context() as patch:  # setting the umask is racy with threads: never
+            patch.setattr(os, "umask", lambda mask: pytest.fail("os.umask called"))
+            code, _, err = _predict(run_dir, tmp_path / "x.npy", "--out", out)
+    finally:
+        os.umask(previous)
+    assert code == 0, err
+    assert stat.S_IMODE(out.stat().st_mode) == mode

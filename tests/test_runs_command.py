@@ -146,3 +146,17 @@ def test_compare_and_runs_refuse_bad_arguments(runs_dir, tmp_path):
     assert two.exit_code == 2
     no_folder = _cli("runs", "compare", runs_dir / "short", runs_dir / "long", "--out", "/no/x.png")
     assert no_folder.exit_code == 2 and "does not exist" in no_folder.stderr
+
+
+def test_readme_run_statuses_table_is_the_runstatus_list(runs_dir):
+    from conv1d_cli.runstatus import MEANING, RunStatus
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("### Run statuses", 1)[1].split("\n\n")[2]  # the table
+    listed = [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")]
+    assert listed == [s.value for s in RunStatus] and set(MEANING) == set(RunStatus)
+    # a pruned trial is listed as such (conv1d runs shows what summary.json says)
+    _edit_summary(runs_dir / "sweep" / "trial-000", status="pruned")
+    result = runner.invoke(app, ["runs", str(runs_dir)], env={"COLUMNS": "200"})
+    row = next(line for line in result.stdout.splitlines() if "sweep/trial-000" in line)
+    assert "pruned" in row.split()

@@ -105,13 +105,31 @@ def test_pruned_trials_stop_early(tmp_path):
     trials = read_trials(tmp_path / "runs" / "prune")
     assert [t["status"] for t in trials] == ["completed", "pruned"]
     assert trials[0]["epochs"] == "25"
-    for pruned in trials[1:]:
-        assert 1 <= int(pruned["epochs"]) < 25
-        summary = json.loads(
-            (tmp_path / "runs" / "prune" / pruned["trial"] / "summary.json").read_text()
-        )
-        assert summary["status"] == "interrupted"  # stopped cleanly: saved, exit 143
+    pruned = trials[1]
+    done = int(pruned["epochs"])
+    assert 1 <= done < 25
+    trial_dir = tmp_path / "runs" / "prune" / pruned["trial"]
+    # it stopped cleanly (saved, exit 143, summary interrupted); the driver then wrote pruned
+    summary = json.loads((trial_dir / "summary.json").read_text())
+    assert summary["status"] == "pruned" and summary["epochs_completed"] == done
+    assert not (trial_dir / "run.lock").exists()  # the driver's lock was released
     assert load_config(tmp_path / "runs" / "prune" / "best.yaml").optimizer.lr == 0.01
+    listed = runner.invoke(app, ["runs", str(tmp_path / "runs"), "--json"])
+    assert listed.exit_code == 0, listed.output
+    status = {row["name"]: row["status"] for row in json.loads(listed.stdout)["runs"]}
+    assert status == {"prune/trial-000": "completed", "prune/trial-001": "pruned"}
+    # the sweep run again keeps the pruned trial as it is ...
+    again = runner.invoke(app, ["sweep", str(path)])
+    assert again.exit_code == 0 and "2 finished before" in again.stderr
+    assert read_trials(tmp_path / "runs" / "prune") == trials
+    assert json.loads((trial_dir / "summary.json").read_text())["status"] == "pruned"
+    # ... while conv1d train --resume trains it on from its checkpoint, like any stopped run
+    more = f"train.epochs={done + 1}"
+    resumed = runner.invoke(app, ["train", "--resume", str(trial_dir), "-q", "--set", more])
+    assert resumed.exit_code == 0, resumed.output
+    summary = json.loads((trial_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["epochs_completed"] == done + 1
+    assert len(metric_rows(trial_dir)) == done + 1
 
 
 def test_ctrl_c_stops_trials_and_the_same_command_resumes(tmp_path):

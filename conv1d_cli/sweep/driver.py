@@ -12,8 +12,6 @@ import math
 import os
 import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +21,14 @@ from rich.console import Console
 from conv1d_cli.config import config_to_yaml
 from conv1d_cli.errors import ConfigError, Conv1dError, TrainingInterrupted
 from conv1d_cli.runs import atomic_write_text
+from conv1d_cli.stopsignals import on_stop_signals
 from conv1d_cli.sweep.executors import TASK_LOST, Executor, LocalExecutor, TrialJob, cores
 from conv1d_cli.sweep.plan import Plan
 from conv1d_cli.sweep.report import Progress, TrialRecord, write_trials_csv
 from conv1d_cli.sweep.search import Search, make_search
 from conv1d_cli.sweep.spec import CSV_METRICS
 from conv1d_cli.sweep.sweepdir import (
+    mark_pruned,
     open_sweep_dir,
     read_json,
     read_metric_rows,
@@ -109,7 +109,7 @@ def run_sweep(
     progress = Progress(console, spec.metric.name, keys, spec.metric.maximize)
     driver = _Driver(plan, search, executor, records, progress)
     try:
-        with _signals_as_interrupt():
+        with on_stop_signals(_raise_interrupt):
             driver.run()
     except KeyboardInterrupt:
         driver.stop_all()
@@ -130,24 +130,9 @@ def run_sweep(
     return SweepResult(plan.sweep_dir, records, best)
 
 
-@contextmanager
-def _signals_as_interrupt() -> Iterator[None]:
+def _raise_interrupt(signal_number: int, frame: Any) -> None:
     """Ctrl-C and SIGTERM both stop the sweep cleanly, whatever handlers were installed."""
-
-    def handler(signal_number: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = {}
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, handler)
-    except ValueError:  # not the main thread: leave the handlers alone
-        pass
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+    raise KeyboardInterrupt
 
 
 class _Driver:
@@ -249,6 +234,8 @@ class _Driver:
             record.status = "completed"
         elif code in STOPPED:
             record.status = "pruned" if run.pruning else "interrupted"
+            if run.pruning:  # its summary.json says interrupted: tell it apart from a Ctrl-C
+                record.note = mark_pruned(run.job.run_dir) or ""
         elif code == 3:
             record.status, record.note = "diverged", f"log: {run.job.log}"
         elif code == TASK_LOST:  # the cluster gave up on the task (its workers kept dying):

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from conv1d_cli.config import config_to_yaml, load_config
-from conv1d_cli.errors import ConfigError
+from conv1d_cli.errors import ConfigError, Conv1dError
+from conv1d_cli.runlock import acquire_run_lock
 from conv1d_cli.runs import atomic_write_text, write_json
+from conv1d_cli.runstatus import RunStatus
 from conv1d_cli.sweep.plan import Plan
 from conv1d_cli.sweep.report import (
     TrialRecord,
@@ -109,3 +111,23 @@ def write_outputs(plan: Plan, records: list[TrialRecord], keys: list[str]) -> Tr
         header = f"# best trial of sweep {plan.name}: {describe(best, spec.metric.name)}\n"
         atomic_write_text(sweep_dir / "best.yaml", header + config_to_yaml(cfg))
     return best
+
+
+def mark_pruned(run_dir: Path) -> str | None:
+    """Set a pruned trial's summary.json status from ``interrupted`` to ``pruned``; call it
+    once the trial's process has exited. None when done (or there is nothing to change), else
+    why it was left alone.
+
+    Taken under the run's lock, so a ``conv1d train --resume`` started meanwhile is never
+    overwritten; a summary saying anything but ``interrupted`` (resumed since, or a trial that
+    never wrote one) is left as it is.
+    """
+    path = run_dir / "summary.json"
+    try:
+        with acquire_run_lock(run_dir, "conv1d sweep (marking pruned)", warn=lambda _: None):
+            summary = read_json(path)
+            if summary.get("status") == RunStatus.INTERRUPTED:
+                write_json(path, {**summary, "status": RunStatus.PRUNED})
+    except (Conv1dError, OSError) as exc:
+        return f"{path} still says interrupted: {exc}"
+    return None
