@@ -17,7 +17,7 @@ from pydantic import (
 )
 from pydantic_core import to_jsonable_python
 
-from conv1d_cli.config import Config
+from conv1d_cli.config import DATA_KINDS_BY_SUFFIX, Config
 from conv1d_cli.config_errors import (
     _bool_problem,
     _bools_for_numbers,
@@ -187,7 +187,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _validate(raw: Any, source: str, overrides: Sequence[str], origins: _Origins) -> Config:
+def _validate(
+    raw: Any,
+    source: str,
+    overrides: Sequence[str],
+    origins: _Origins,
+    kind_follows_path: bool = False,
+) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(
             f"{source}: the top level must be a mapping of config keys (name, seed, data, "
@@ -201,6 +207,8 @@ def _validate(raw: Any, source: str, overrides: Sequence[str], origins: _Origins
             errors.append(str(exc))
     if errors:
         raise ConfigError(_join(source, errors))
+    if kind_follows_path:
+        _kind_from_new_path(raw, overrides)
     problems = [
         (path, _bool_problem(path, slot, _get(raw, path), origins))
         for path, slot in _bools_for_numbers(raw, _Slot(Config))
@@ -212,6 +220,25 @@ def _validate(raw: Any, source: str, overrides: Sequence[str], origins: _Origins
     if problems:
         raise ConfigError(_join(source, _format(problems, origins)))
     return cfg
+
+
+def _kind_from_new_path(raw: dict[str, Any], overrides: Sequence[str]) -> None:
+    """A stored config's file kind follows ``--set data.path=...`` given without data.dataset.
+
+    A run trained on x.ts stores ``dataset: ts`` (the kind its suffix gave); pointed at y.tsv,
+    the suffix decides again (DATA_KINDS_BY_SUFFIX, the rule for a config that leaves dataset
+    out). Only file kinds change, and only to a known suffix: with another suffix (a csv named
+    .txt) the stored kind stays.
+    """
+    keys = {tuple(_parse_override(text)[0]) for text in overrides}
+    data = raw.get("data")
+    if ("data", "path") not in keys or ("data", "dataset") in keys or not isinstance(data, dict):
+        return
+    path, kind = data.get("path"), data.get("dataset")
+    if kind not in DATA_KINDS_BY_SUFFIX.values() or data.get("source", "auto") != "auto":
+        return
+    if isinstance(path, str) and (suffix := Path(path).suffix.lower()) in DATA_KINDS_BY_SUFFIX:
+        data["dataset"] = DATA_KINDS_BY_SUFFIX[suffix]
 
 
 def _get(raw: Any, path: KeyPath) -> Any:
@@ -238,9 +265,10 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
 def load_config_dict(raw: Mapping[str, Any], source: str, overrides: Sequence[str] = ()) -> Config:
     """``load_config`` for a mapping already parsed (a checkpoint's config); ``source`` names it.
 
-    The name is left as it is (a mapping has no file stem to default to).
+    The name is left as it is (a mapping has no file stem to default to). ``--set data.path=...``
+    without data.dataset lets the new file's suffix pick a file kind again (.ts -> .tsv).
     """
-    return _validate(_plain(raw), source, overrides, _Origins({}, {}))
+    return _validate(_plain(raw), source, overrides, _Origins({}, {}), kind_follows_path=True)
 
 
 def apply_name_default(cfg: Config, path: str | Path) -> Config:

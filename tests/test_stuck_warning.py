@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from conv1d_cli import diagnostics
 from conv1d_cli.cli import app
-from conv1d_cli.nn import Dense, ReLU, Sequential
+from conv1d_cli.nn import Dense, Parallel, ReLU, Residual, Sequential
 from conv1d_cli.runs import load_checkpoint
 
 runner = CliRunner()
@@ -34,6 +34,31 @@ def _config(tmp_path, normalize: str, epochs: int = 10, lr: float = 0.01, dropou
             - {{type: dense, units: 3}}
         optimizer: {{lr: {lr}}}
         train: {{epochs: {epochs}, batch_size: 32}}
+        output: {{runs_dir: {tmp_path / "runs"}, plots: false}}
+        """)
+    )
+    return path
+
+
+def _residual_config(tmp_path, normalize: str, lr: float):
+    """Every ReLU inside a residual block: one in its body, one as its activation."""
+    data = write_sines(tmp_path / "sines.npz", n=300)
+    path = tmp_path / f"residual-{normalize}.yaml"
+    path.write_text(
+        textwrap.dedent(f"""
+        data: {{path: {data}, normalize: {normalize}}}
+        model:
+          layers:
+            - type: residual
+              activation: relu
+              layers:
+                - {{type: conv1d, channels: 8, kernel: 9, padding: same}}
+                - {{type: relu}}
+                - {{type: conv1d, channels: 8, kernel: 9, padding: same}}
+            - {{type: globalavgpool1d}}
+            - {{type: dense, units: 3}}
+        optimizer: {{lr: {lr}}}
+        train: {{epochs: 10, batch_size: 32}}
         output: {{runs_dir: {tmp_path / "runs"}, plots: false}}
         """)
     )
@@ -64,6 +89,22 @@ def test_a_healthy_network_does_not_warn(tmp_path):
     assert WARNING not in result.stderr
     assert WARNING not in (tmp_path / "runs" / "standardize" / "train.log").read_text()
     summary = (tmp_path / "runs" / "standardize" / "summary.json").read_text()
+    assert '"accuracy": 0.9' in summary or '"accuracy": 1.0' in summary, summary
+
+
+def test_dead_relus_inside_a_residual_block_are_counted_and_named(tmp_path):
+    result = _train(_residual_config(tmp_path, "scale", lr=0.3))
+    warnings = [line for line in result.stderr.splitlines() if line.startswith(WARNING)]
+    assert len(warnings) == 1, result.stderr
+    # no ReLU at the top level: the body's ReLU and the block's activation are the 16 units
+    assert "16 of 16 ReLU units (100%) never fire" in warnings[0], warnings[0]
+    assert "(layer 0.layers.1: 8 of 8; layer 0.activation: 8 of 8)" in warnings[0], warnings[0]
+
+
+def test_a_healthy_residual_network_does_not_warn(tmp_path):
+    result = _train(_residual_config(tmp_path, "standardize", lr=0.01))
+    assert WARNING not in result.stderr
+    summary = (tmp_path / "runs" / "residual-standardize" / "summary.json").read_text()
     assert '"accuracy": 0.9' in summary or '"accuracy": 1.0' in summary, summary
 
 
@@ -111,5 +152,35 @@ def test_relu_activity_counts_by_hand():
     dense.params["b"][...] = [0.0, 0.0, 1.0]
     model = Sequential([dense, ReLU()])
     x = np.array([[1.0, 0.0], [2.0, 1.0]])  # unit 0 fires (always), 1 never, 2 always
-    assert diagnostics.relu_activity(model, x) == [(1, 1, 2, 3)]
+    assert diagnostics.relu_activity(model, x) == [("1", 1, 2, 3)]
+    assert model.training
+
+
+def _dense(weights, bias):
+    layer = Dense(len(weights), len(weights[0]), rng=np.random.default_rng(0))
+    layer.params["W"][...] = weights
+    layer.params["b"][...] = bias
+    return layer
+
+
+def test_relu_activity_inside_blocks_counts_by_hand():
+    x = np.array([[1.0, -1.0], [2.0, 1.0]])
+    body = Sequential([_dense([[1.0, 0.0], [0.0, -1.0]], [0.0, -5.0]), ReLU()])
+    # body ReLU: z = (x0, -x1 - 5) = (1, -4), (2, -6): unit 0 always fires, unit 1 never
+    # block activation on body + x: (2, -1), (4, 1): unit 0 always, unit 1 fires once
+    block = Residual(body, activation=ReLU())
+    branches = Parallel([Sequential([ReLU()]), Sequential([_dense([[-1.0], [0.0]], [0.0])])])
+    # branch 0's ReLU sees (2, 0), (4, 1): unit 0 always, unit 1 fires once
+    model = Sequential([block, branches, ReLU()])
+    # the last ReLU sees (2, 0, -2), (4, 1, -4): unit 2 (branch 1) never fires
+    relus = diagnostics.named_relus(model.layers)
+    assert [name for name, _ in relus] == ["0.layers.1", "0.activation", "1.branches.0.0", "2"]
+    assert diagnostics.relu_activity(model, x) == [
+        ("0.layers.1", 1, 1, 2),
+        ("0.activation", 0, 1, 2),
+        ("1.branches.0.0", 0, 1, 2),
+        ("2", 1, 1, 3),
+    ]
+    # the recording forwards are gone again: the next training step runs the class's own
+    assert all("forward" not in vars(relu) for _, relu in relus)
     assert model.training
