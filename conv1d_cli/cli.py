@@ -15,6 +15,7 @@ from rich.table import Table
 
 from conv1d_cli import __version__
 from conv1d_cli.cli_common import (  # noqa: F401 (cli._user_errors & co. stay importable)
+    CheckpointArgument,
     JsonOption,
     SetOption,
     _fail,
@@ -165,14 +166,7 @@ def _json_safe(value: Any) -> Any:
 @app.command(name="eval")
 def eval_(
     ctx: typer.Context,
-    target: Annotated[
-        Path,
-        typer.Argument(
-            metavar="CHECKPOINT_OR_RUN_DIR",
-            help="A .safetensors checkpoint, or a run directory (its best checkpoint).",
-            show_default=False,
-        ),
-    ],
+    target: CheckpointArgument,
     set_: SetOption = None,
     json_output: JsonOption = False,
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -24,6 +25,15 @@ SetOption = Annotated[
         metavar="KEY=VALUE",
         help="Override a config key (dotted, e.g. optimizer.lr=0.01); the value is read as YAML. "
         "Repeatable.",
+        show_default=False,
+    ),
+]
+# What eval, predict and export read: a checkpoint file or a run directory (its best checkpoint).
+CheckpointArgument = Annotated[
+    Path,
+    typer.Argument(
+        metavar="CHECKPOINT_OR_RUN",
+        help="A .safetensors checkpoint, or a run directory (its best checkpoint).",
         show_default=False,
     ),
 ]

@@ -14,19 +14,12 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from conv1d_cli.cli_common import JsonOption, _stderr, _stdout, _user_errors
+from conv1d_cli.cli_common import CheckpointArgument, JsonOption, _stderr, _stdout, _user_errors
 
 
 def predict_command(
     ctx: typer.Context,
-    target: Annotated[
-        Path,
-        typer.Argument(
-            metavar="CHECKPOINT_OR_RUN",
-            help="A .safetensors checkpoint, or a run directory (its best checkpoint).",
-            show_default=False,
-        ),
-    ],
+    target: CheckpointArgument,
     input_path: Annotated[
         Path,
         typer.Argument(
@@ -103,14 +96,7 @@ def _progress_bar(err: Console) -> Iterator[Any]:
 
 def export_command(
     ctx: typer.Context,
-    target: Annotated[
-        Path,
-        typer.Argument(
-            metavar="CHECKPOINT_OR_RUN",
-            help="A .safetensors checkpoint, or a run directory (its best checkpoint).",
-            show_default=False,
-        ),
-    ],
+    target: CheckpointArgument,
     format_: Annotated[
         str, typer.Option("--format", "-f", help="Export format (onnx).", metavar="FORMAT")
     ] = "onnx",
