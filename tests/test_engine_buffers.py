@@ -181,3 +181,26 @@ def test_dense_first_layer_skips_its_input_gradient():
     assert Sequential([layer]).backward(dy, input_grad=False) is None
     np.testing.assert_allclose(layer.dW, x.T @ dy)
     np.testing.assert_allclose(layer.db, dy.sum(axis=0))
+
+
+@pytest.mark.parametrize("batch", [2, 40])
+def test_wide_kernels_on_small_batches_go_by_columns_and_match_the_loops(batch, monkeypatch):
+    """k 8..11 with small columns runs im2col, larger ones tap by tap; both give the loops'."""
+    c, k, length = fn.COLS_MIN_CHANNELS, 8, 23
+    out_len = length  # padding 'same'
+    cols_bytes = c * k * batch * out_len * 8
+    monkeypatch.setattr(fn, "COLS_SMALL_BYTES", c * k * 10 * out_len * 8)  # batch 2: cols
+    assert fn.uses_taps(c, k, 1, cols_bytes) == (batch == 40)
+    assert fn.uses_taps(c, 12, 1, cols_bytes) and not fn.uses_taps(c, 11, 1, 0)
+    assert fn.uses_taps(c // 2, k, 1, 0)  # fewer channels: col2im costs more than taps
+    rng = np.random.default_rng(1)
+    layer = Conv1d(c, 4, k, padding="same", dtype=np.float64, rng=rng)
+    x = rng.standard_normal((batch, c, length))
+    y = layer.forward(x)
+    np.testing.assert_allclose(y, conv1d_forward_loops(x, layer.W, layer.b, 1, "same"), atol=1e-12)
+    dy = rng.standard_normal(y.shape)
+    dx = layer.backward(dy)
+    ref_dx, ref_dW, ref_db = conv1d_backward_loops(x, layer.W, dy, 1, "same")
+    np.testing.assert_allclose(dx, ref_dx, atol=1e-12)
+    np.testing.assert_allclose(layer.dW, ref_dW, atol=1e-12)
+    np.testing.assert_allclose(layer.db, ref_db, atol=1e-12)

@@ -98,11 +98,22 @@ def _batch_chunk(n: int, bytes_per_sample: int) -> int:
 #   not BLAS-able). Wide kernels stay on taps too: layer by layer, columns were slower for
 #   32->32 k5 (L392: 11.7-13.6 ms forward+backward against 10.2-11.0; L784: 27 against 20)
 #   and 16->16 k7, and only level for 32->64 k5 at L196 (2026-11-29, batch 64, 2 threads).
+#   Exception: kernels of 8 to 11 taps with >= 32 input channels on a small batch go by columns
+#   (the whole batch's columns within COLS_SMALL_BYTES): at batch 16, L150, one thread, forward
+#   + backward, 32->64 k8 and 32->32 k9 took 0.78-0.84x and 0.67x the taps' time (every round
+#   faster), 64->64 k8/k9 0.94-0.96x, resnet1d.yaml's step 0.87-0.91x; but 16->16 k9 took 1.48x
+#   (col2im), 32->32 k39 1.14x, and k3/k5 are level (2026-12-01).
 TAPS_MIN_CHANNELS = 8
+COLS_KERNELS = range(8, 12)
+COLS_MIN_CHANNELS = 32
+COLS_SMALL_BYTES = 8 * 2**20
 
 
-def uses_taps(c: int, k: int, s: int) -> bool:
-    """Whether a conv with C input channels, K taps and stride s runs tap by tap."""
+def uses_taps(c: int, k: int, s: int, cols_bytes: int = 0) -> bool:
+    """Whether a conv with C input channels, K taps and stride s runs tap by tap;
+    ``cols_bytes`` is the size of the whole batch's im2col columns (C*K*N*L_out*itemsize)."""
+    if k in COLS_KERNELS and c >= COLS_MIN_CHANNELS and cols_bytes <= COLS_SMALL_BYTES:
+        return False
     return s == 1 and k > 1 and c >= TAPS_MIN_CHANNELS
 
 
@@ -178,7 +189,7 @@ def _taps_backward(
 
 def _work_chunk(n: int, c: int, k: int, o: int, s: int, lp: int, out_len: int, size: int) -> int:
     """Samples per chunk so the path's working buffers stay under MAX_COLS_BYTES."""
-    if uses_taps(c, k, s):
+    if uses_taps(c, k, s, c * k * n * out_len * size):
         return _batch_chunk(n, (c + 2 * o) * lp * size)  # xt, grid and one tap product
     return _batch_chunk(n, c * k * out_len * size)
 
@@ -191,13 +202,14 @@ def _forward_chunk(
     d: int,
     pad: tuple[int, int],
     out_len: int,
+    taps: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     """x (n, C, L) -> (y (O, n, L_out), possibly a strided view; saved buffer).
 
     The bias rides in the GEMM (a ones row under the input, a bias column beside W).
     """
     o, c, k = W.shape
-    if uses_taps(c, k, s):
+    if taps:
         xt = batch_inside(x, *pad, ones_row=b is not None)
         lp = xt.shape[1] // x.shape[0]
         return _taps_forward(xt, W, b, d, lp)[:, :, :out_len], xt
@@ -230,13 +242,14 @@ def conv1d_forward(
     lp = length + pad[0] + pad[1]
     out_len = (lp - d * (k - 1) - 1) // s + 1
     chunk = _work_chunk(n, c, k, o, s, lp, out_len, x.itemsize)
+    taps = uses_taps(c, k, s, c * k * n * out_len * x.itemsize)  # decided for the whole batch
     if chunk >= n:
-        y, saved = _forward_chunk(x, W, b, s, d, pad, out_len)
+        y, saved = _forward_chunk(x, W, b, s, d, pad, out_len, taps)
     else:  # chunk by chunk into one channel-major output; nothing kept for backward
         y, saved = np.empty((o, n, out_len), dtype=np.result_type(x, W)), None
         for start in range(0, n, chunk):
             part = slice(start, start + chunk)
-            np.copyto(y[:, part], _forward_chunk(x[part], W, b, s, d, pad, out_len)[0])
+            np.copyto(y[:, part], _forward_chunk(x[part], W, b, s, d, pad, out_len, taps)[0])
     return y.transpose(1, 0, 2), saved
 
 
@@ -265,7 +278,7 @@ def conv1d_backward(
     left = pad[0]
     lp = length + pad[0] + pad[1]
     out_len = dy.shape[2]
-    taps = uses_taps(c, k, s)
+    taps = uses_taps(c, k, s, c * k * n * out_len * x.itemsize)  # as conv1d_forward chose
     dtype = np.result_type(dy, W)
     dW, db = np.zeros((o, c, k), dtype=dtype), np.zeros(o, dtype=dtype)
     chunk = n if saved is not None else _work_chunk(n, c, k, o, s, lp, out_len, x.itemsize)
