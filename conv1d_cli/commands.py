@@ -24,11 +24,11 @@ from conv1d_cli.progress import Reporter
 from conv1d_cli.report import Evaluation, per_class_report, plot_confusion
 from conv1d_cli.runlock import RunLock, acquire_run_lock
 from conv1d_cli.runs import (
-    Checkpoint,
     atomic_write_text,
     check_runs_dir_writable,
     create_run_dir,
     load_checkpoint,
+    load_weights,
     resolve_checkpoint,
     run_dir_of,
     write_json,
@@ -210,7 +210,7 @@ def _resume_locked(
     preflight_training(cfg, data)
     rng = np.random.default_rng(cfg.seed)
     model = build_model(cfg.model, data.sample_shape, data.n_classes, rng, cfg.train.dtype)
-    _load_weights(model, checkpoint)
+    load_weights(model, checkpoint)
     optimizer = build_optimizer(cfg.optimizer)
     try:
         optimizer.load_state_dict(checkpoint.optimizer_state)
@@ -226,15 +226,6 @@ def _resume_locked(
         + (f", batch {state.batch}" if state.batch else "")
     )
     return TrainingSetup(cfg, data, trainer, resumed_from=checkpoint_path)
-
-
-def _load_weights(model: Any, checkpoint: Checkpoint) -> None:
-    try:
-        model.load_state_dict(checkpoint.model_state)
-    except (KeyError, ValueError) as exc:
-        raise CheckpointError(
-            f"{checkpoint.path}: weights do not fit the network of its config: {exc}"
-        ) from None
 
 
 def run_training(setup: TrainingSetup) -> RunResult:

@@ -189,7 +189,7 @@ def load_model(target: str | Path, which: str = "best") -> LoadedModel:
     """A run directory (its ``best`` checkpoint) or a checkpoint file -> a LoadedModel."""
     from conv1d_cli.build import build_model
     from conv1d_cli.config import load_config_dict
-    from conv1d_cli.runs import load_checkpoint, resolve_checkpoint
+    from conv1d_cli.runs import load_checkpoint, load_weights, resolve_checkpoint
 
     path = resolve_checkpoint(Path(target), which)
     checkpoint = load_checkpoint(path)
@@ -203,12 +203,7 @@ def load_model(target: str | Path, which: str = "best") -> LoadedModel:
         raise CheckpointError(f"{path}: checkpoint metadata lacks {exc}") from None
     rng = np.random.default_rng(cfg.seed)
     model = build_model(cfg.model, shape, len(names), rng, cfg.train.dtype)
-    try:
-        model.load_state_dict(checkpoint.model_state)
-    except (KeyError, ValueError) as exc:
-        raise CheckpointError(
-            f"{path}: weights do not fit the network of its config: {exc}"
-        ) from None
+    load_weights(model, checkpoint)
     return LoadedModel(
         model, cfg, names, shape, normalization, path, checkpoint.meta.get("epoch"), checkpoint.meta
     )

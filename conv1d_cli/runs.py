@@ -217,6 +217,16 @@ def load_checkpoint(path: Path) -> Checkpoint:
     return Checkpoint(groups["model."], groups["optim."], meta, groups["extra."], path)
 
 
+def load_weights(model: Any, checkpoint: Checkpoint) -> None:
+    """Put the checkpoint's weights into ``model``; a mismatch is one CheckpointError line."""
+    try:
+        model.load_state_dict(checkpoint.model_state)
+    except (KeyError, ValueError) as exc:
+        raise CheckpointError(
+            f"{checkpoint.path}: weights do not fit the network of its config: {exc}"
+        ) from None
+
+
 def _read_header(path: Path, data: bytes) -> dict[str, Any]:
     if len(data) < 8:
         raise CheckpointError(f"{path} is truncated or not a checkpoint ({len(data)} bytes)")
