@@ -4,6 +4,7 @@ Activations may be stored channel-major (see functional.py); layers accept any s
 """
 
 from conv1d_cli.nn.alloc import keep_freed_memory
+from conv1d_cli.nn.batchnorm import BatchNorm1d
 from conv1d_cli.nn.blocks import Parallel, Residual
 from conv1d_cli.nn.conv import (
     AvgPool1d,
@@ -21,7 +22,6 @@ from conv1d_cli.nn.functional import (
 from conv1d_cli.nn.init import INITIALIZER_NAMES, Initializer, get_initializer
 from conv1d_cli.nn.layers import (
     GELU,
-    BatchNorm1d,
     Dense,
     Dropout,
     Flatten,

@@ -1,0 +1,122 @@
+"""BatchNorm1d: per-channel normalization of (N, C, L) over (N, L), or of (N, F) over N.
+
+Every pass works on the channels as rows: (C, N, L) (or (F, N)) arrays with C-contiguous memory,
+so each channel's values are one long run and every elementwise pass is a plain SIMD loop with a
+(C, 1, 1) broadcast. That is the memory order the convolutions already produce (channel-major,
+see functional.py), and the output keeps it: ``forward`` returns a transposed view of its
+(C, N, L) result. Passes over the data, each one read or one read and one write: forward 5 in
+training (sum, centre, sum of squares, scale, shift), backward 4 plus two reductions; the
+previous version made 6 and 6 on (N, C, L) strides, 2-3x PyTorch's time at batch 16.
+
+The training statistics are PyTorch's: biased variance to normalize, unbiased variance into
+``running_var``, momentum on the running statistics.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from conv1d_cli.nn.functional import check_int
+from conv1d_cli.nn.layers import Layer, as_dtype
+
+
+class BatchNorm1d(Layer):
+    """Per-channel normalization of (N, C, L) over (N, L), or of (N, F) over N (PyTorch rules)."""
+
+    def __init__(
+        self,
+        num_features: int,
+        momentum: float = 0.1,
+        eps: float = 1e-5,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
+        super().__init__()
+        self.num_features = check_int("num_features", num_features, 1)
+        if not (isinstance(momentum, int | float) and 0 < momentum <= 1):
+            raise ValueError(f"momentum must be in (0, 1], got {momentum!r}")
+        if not (isinstance(eps, int | float) and eps > 0):
+            raise ValueError(f"eps must be > 0, got {eps!r}")
+        self.momentum, self.eps = float(momentum), float(eps)
+        self.dtype = as_dtype(dtype)
+        c = self.num_features
+        self.params = {"gamma": np.ones(c, self.dtype), "beta": np.zeros(c, self.dtype)}
+        self.grads = {name: np.zeros_like(p) for name, p in self.params.items()}
+        self.buffers = {
+            "running_mean": np.zeros(c, self.dtype),
+            "running_var": np.ones(c, self.dtype),
+        }
+
+    def _rows(self, x: np.ndarray) -> np.ndarray:
+        """(N, C, L) -> (C, N, L) view, (N, F) -> (F, N) view: channels first, no copy."""
+        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
+            raise ValueError(
+                f"batchnorm1d expects (batch, {self.num_features}) or "
+                f"(batch, {self.num_features}, length) input, got {x.shape}"
+            )
+        return x.T if x.ndim == 2 else x.transpose(1, 0, 2)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """(N, C, L) or (N, C) -> same shape, stored channel-major."""
+        rows = self._rows(np.asarray(x, dtype=self.dtype))
+        c = self.num_features
+        count = rows.size // c
+        per_row = (c,) + (1,) * (rows.ndim - 1)  # broadcasts a (C,) vector over each row
+        if self.training:
+            if count < 2:
+                raise ValueError("batchnorm1d needs more than one value per channel in training")
+            mean = rows.sum(axis=tuple(range(1, rows.ndim))) / count
+            centred = np.subtract(rows, mean.reshape(per_row), order="C")
+            flat = centred.reshape(c, count)
+            # Variance from the centred copy we need anyway: exact two-pass formula.
+            var = np.einsum("ij,ij->i", flat, flat) / count
+            m = self.momentum  # running stats use the unbiased variance, as in PyTorch
+            self.buffers["running_mean"] *= 1 - m
+            self.buffers["running_mean"] += m * mean
+            self.buffers["running_var"] *= 1 - m
+            self.buffers["running_var"] += (m * count / (count - 1)) * var
+        else:
+            mean, var = self.buffers["running_mean"], self.buffers["running_var"]
+            centred = np.subtract(rows, mean.reshape(per_row), order="C")
+        inv_std = (1 / np.sqrt(var + self.eps)).astype(self.dtype, copy=False)
+        scale = self.params["gamma"] * inv_std
+        y = np.multiply(centred, scale.reshape(per_row))
+        y += self.params["beta"].reshape(per_row)
+        self._cache = (centred, inv_std, count, self.training)
+        return y.T if y.ndim == 2 else y.transpose(1, 0, 2)
+
+    def backward(self, grad_y: np.ndarray) -> np.ndarray:
+        """Same shape as the forward input; leaves dgamma and dbeta in ``grads``."""
+        centred, inv_std, count, training = self._cache
+        c = self.num_features
+        grad_rows = self._rows(np.asarray(grad_y, dtype=self.dtype))
+        grad_flat = np.ascontiguousarray(grad_rows).reshape(c, count)  # free when channel-major
+        flat = centred.reshape(c, count)
+        # dgamma = sum(dy * xhat) with xhat = centred * inv_std; dbeta = sum(dy).
+        dgamma = np.einsum("ij,ij->i", grad_flat, flat) * inv_std
+        dbeta = grad_flat.sum(axis=1)
+        self.grads["gamma"][...] = dgamma
+        self.grads["beta"][...] = dbeta
+        scale = self.params["gamma"] * inv_std
+        if not training:  # the statistics were constants
+            dx = np.multiply(grad_flat, scale[:, None]).reshape(centred.shape)
+            return dx.T if dx.ndim == 2 else dx.transpose(1, 0, 2)
+        # dx = scale * (dy - xhat * dgamma / count - dbeta / count), with xhat from centred.
+        dx = np.multiply(flat, (inv_std * dgamma / count)[:, None])
+        dx += (dbeta / count)[:, None]
+        np.subtract(grad_flat, dx, out=dx)
+        dx *= scale[:, None]
+        dx = dx.reshape(centred.shape)
+        return dx.T if dx.ndim == 2 else dx.transpose(1, 0, 2)
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        shape = tuple(int(v) for v in input_shape)
+        if len(shape) not in (1, 2) or shape[0] != self.num_features:
+            raise ValueError(
+                f"batchnorm1d expects ({self.num_features},) or ({self.num_features}, length) "
+                f"input, got {shape}"
+            )
+        return shape
+
+    def __repr__(self) -> str:
+        return f"BatchNorm1d({self.num_features})"
