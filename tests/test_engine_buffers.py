@@ -16,6 +16,7 @@ from conv1d_cli.nn import (
     ReLU,
     Sequential,
     alloc,
+    blas,
 )
 from conv1d_cli.nn import functional as fn
 
@@ -190,6 +191,7 @@ def test_wide_kernels_on_small_batches_go_by_columns_and_match_the_loops(batch, 
     out_len = length  # padding 'same'
     cols_bytes = c * k * batch * out_len * 8
     monkeypatch.setattr(fn, "COLS_SMALL_BYTES", c * k * 10 * out_len * 8)  # batch 2: cols
+    monkeypatch.setattr(blas, "_gemms", {})  # the rule for NumPy builds without bundled OpenBLAS
     assert fn.uses_taps(c, k, 1, cols_bytes) == (batch == 40)
     assert fn.uses_taps(c, 12, 1, cols_bytes) and not fn.uses_taps(c, 11, 1, 0)
     assert fn.uses_taps(c // 2, k, 1, 0)  # fewer channels: col2im costs more than taps
@@ -204,3 +206,11 @@ def test_wide_kernels_on_small_batches_go_by_columns_and_match_the_loops(batch, 
     np.testing.assert_allclose(dx, ref_dx, atol=1e-12)
     np.testing.assert_allclose(layer.dW, ref_dW, atol=1e-12)
     np.testing.assert_allclose(layer.db, ref_db, atol=1e-12)
+
+
+def test_wide_kernels_stay_on_taps_when_the_gemms_accumulate():
+    """With NumPy's BLAS reachable, taps add inside the GEMM and beat columns for k 8..11."""
+    if not blas.available():
+        pytest.skip("NumPy is not built with its bundled OpenBLAS here")
+    c, k = fn.COLS_MIN_CHANNELS, 8
+    assert fn.uses_taps(c, k, 1, 0)

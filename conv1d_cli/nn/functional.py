@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from conv1d_cli.nn import blas
 from conv1d_cli.nn.padding import (  # noqa: F401 (re-exported: the engine's one import place)
     PADDING_MODES,
     Padding,
@@ -102,7 +103,11 @@ def _batch_chunk(n: int, bytes_per_sample: int) -> int:
 #   (the whole batch's columns within COLS_SMALL_BYTES): at batch 16, L150, one thread, forward
 #   + backward, 32->64 k8 and 32->32 k9 took 0.78-0.84x and 0.67x the taps' time (every round
 #   faster), 64->64 k8/k9 0.94-0.96x, resnet1d.yaml's step 0.87-0.91x; but 16->16 k9 took 1.48x
-#   (col2im), 32->32 k39 1.14x, and k3/k5 are level (2026-12-01).
+#   (col2im), 32->32 k39 1.14x, and k3/k5 are level (2026-12-01). That exception held while
+#   every tap after the first cost a GEMM into scratch plus an add; with NumPy's BLAS reachable
+#   (blas.py) the taps accumulate inside the GEMM, and k8 on taps beat columns in the network:
+#   resnet1d.yaml against its PyTorch twin 1.04-1.12x (taps) vs 1.10-1.20x (columns), three
+#   alternating runs, one thread (2026-12-01). So the exception applies only without it.
 TAPS_MIN_CHANNELS = 8
 COLS_KERNELS = range(8, 12)
 COLS_MIN_CHANNELS = 32
@@ -112,7 +117,8 @@ COLS_SMALL_BYTES = 8 * 2**20
 def uses_taps(c: int, k: int, s: int, cols_bytes: int = 0) -> bool:
     """Whether a conv with C input channels, K taps and stride s runs tap by tap;
     ``cols_bytes`` is the size of the whole batch's im2col columns (C*K*N*L_out*itemsize)."""
-    if k in COLS_KERNELS and c >= COLS_MIN_CHANNELS and cols_bytes <= COLS_SMALL_BYTES:
+    small_wide = k in COLS_KERNELS and c >= COLS_MIN_CHANNELS and cols_bytes <= COLS_SMALL_BYTES
+    if small_wide and not blas.available():
         return False
     return s == 1 and k > 1 and c >= TAPS_MIN_CHANNELS
 
@@ -148,11 +154,15 @@ def _taps_forward(
     first = taps[0] if b is None else np.concatenate([taps[0], b[:, None]], axis=1)
     grid = np.empty((o, xt.shape[1]), dtype=np.result_type(xt, W))
     np.matmul(first, xt[: first.shape[1], :m], out=grid[:, :m])  # tap 0 and the bias
-    part = np.empty((o, m), dtype=grid.dtype)
     for j in range(1, k):  # one GEMM per tap (K is small); the batch is a single operand
-        np.matmul(taps[j], xt[:c, j * d : j * d + m], out=part)
-        grid[:, :m] += part
+        _add_product(taps[j], xt[:c, j * d : j * d + m], grid[:, :m])
     return grid.reshape(o, -1, lp)
+
+
+def _add_product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
+    """out += a @ b: inside the GEMM when NumPy's BLAS is reachable (blas.py), else two passes."""
+    if not blas.gemm_accumulate(a, b, out):
+        out += a @ b
 
 
 def _taps_backward(
@@ -180,10 +190,8 @@ def _taps_backward(
         dxt = np.empty((c, xt.shape[1]), dtype=grid.dtype)
         np.matmul(taps_t[0], dyg, out=dxt[:, :m])
         dxt[:, m:] = 0
-        part = np.empty((c, m), dtype=grid.dtype)
         for j in range(1, k):
-            np.matmul(taps_t[j], dyg, out=part)
-            dxt[:, j * d : j * d + m] += part
+            _add_product(taps_t[j], dyg, dxt[:, j * d : j * d + m])
     return dW.transpose(1, 2, 0), db, dxt
 
 
