@@ -31,16 +31,15 @@ sys.path.insert(0, str(HERE))
 
 import inference  # noqa: E402  (benchmarks/ is not a package)
 import layers  # noqa: E402
+import loops  # noqa: E402
 import report  # noqa: E402
 import results_store  # noqa: E402
 import scaling  # noqa: E402
 import supervise  # noqa: E402
 import workers  # noqa: E402
 from contention import CLEAN, Meter  # noqa: E402
-from reference_loops import CourseNetLoops  # noqa: E402
 from supervise import CTX, WorkerFailed, announce, in_fresh_process  # noqa: E402
 
-from conv1d_cli.build import build_loss, build_model, build_optimizer  # noqa: E402
 from conv1d_cli.config import load_config  # noqa: E402
 
 CONFIGS = [
@@ -183,79 +182,6 @@ def compare_templates(engines: list[str], args: Any) -> list[dict]:
     return rows
 
 
-# --------------------------------------------------------------------------------- loops
-def run_loops(n_samples: int, repeats: int, threads: int) -> dict:
-    """Direct-loop course network vs the engine, timed in alternation in this process.
-
-    The loops' gradients are first checked against the engine's on the same batch. The engine
-    runs its usual batch of 64; the loops, being ~1000x slower, only ``n_samples`` samples.
-    """
-    from threadpoolctl import threadpool_limits
-
-    cfg = load_config(ROOT / "configs/seed.yaml")
-    model = build_model(cfg.model, (1, 784), 10, np.random.default_rng(0), "float32")
-    rng = np.random.default_rng(1)
-    x = rng.random((64, 1, 784), dtype=np.float32)
-    y = rng.integers(0, 10, 64)
-    loss_fn, optimizer = build_loss(cfg.loss), build_optimizer(cfg.optimizer)
-    loss_fn.forward(model.forward(x[:n_samples]), y[:n_samples])
-    model.backward(loss_fn.backward())
-    ref = CourseNetLoops(model.parameters(), cfg.optimizer.lr)
-    _, grads = ref.train_step(x[:n_samples], y[:n_samples])
-    engine_grads = model.gradients()
-    max_diff = max(float(np.max(np.abs(g - engine_grads[k]))) for k, g in grads.items())
-    assert max_diff < 1e-4, f"loop reference disagrees with the engine by {max_diff}"
-
-    def engine_step() -> None:  # the Trainer's step, as in workers.Net
-        logits = model.forward(x)
-        loss_fn.forward(logits, y)
-        model.backward(loss_fn.backward())
-        optimizer.step(model.parameters(), model.gradients())
-
-    def timed(fn: Any, samples: int, times: int = 1) -> float:
-        started = time.perf_counter()
-        for _ in range(times):
-            fn()
-        return samples * times / (time.perf_counter() - started)
-
-    rates: dict[str, list[float]] = {"loops": [], "loops_eval": [], "engine": [], "engine_eval": []}
-    xs, ys = x[:n_samples], y[:n_samples]
-    with threadpool_limits(limits=threads):
-        engine_step()
-        busy = []
-        for _ in range(3 * repeats):  # extra pairs replace ones another job disturbed
-            if sum(b < CLEAN for b in busy) >= repeats:
-                break
-            with Meter() as meter:
-                rates["loops"].append(timed(lambda: ref.train_step(xs, ys), n_samples))
-                rates["loops_eval"].append(timed(lambda: ref.forward(xs), n_samples))
-                rates["engine"].append(timed(engine_step, 64, 20))
-                model.eval()
-                rates["engine_eval"].append(timed(lambda: model.forward(x), 64, 20))
-                model.train()
-            busy.append(meter.others)
-    keep = [i for i, b in enumerate(busy) if b < CLEAN] or list(range(len(busy)))
-    rates = {k: [v[i] for i in keep] for k, v in rates.items()}
-    med = {k: float(np.median(v)) for k, v in rates.items()}
-    return {
-        "samples": n_samples,
-        "train_samples_per_s": med["loops"],
-        "eval_samples_per_s": med["loops_eval"],
-        "engine_train_samples_per_s": med["engine"],
-        "engine_eval_samples_per_s": med["engine_eval"],
-        "train_speedup": float(
-            np.median([e / lp for e, lp in zip(rates["engine"], rates["loops"], strict=True)])
-        ),
-        "eval_speedup": float(
-            np.median(
-                [e / lp for e, lp in zip(rates["engine_eval"], rates["loops_eval"], strict=True)]
-            )
-        ),
-        "max_grad_diff_vs_engine": max_diff,
-        "others_cpu": round(max(busy[i] for i in keep), 3),
-    }
-
-
 # ---------------------------------------------------------------------------------- main
 def parse_args(argv: list[str] | None) -> Any:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -323,7 +249,8 @@ def run_section(section: str, engines: list[str], args: Any) -> dict:
         return {"inference": inference.run(engines, args, CTX, ROOT)}
     if section == "loops":
         print("direct loops ...", flush=True)
-        return {"loops": run_loops(4 if args.quick else 8, 2 if args.quick else 3, args.threads)}
+        samples, repeats = (4, 2) if args.quick else (8, 3)
+        return {"loops": loops.run_loops(samples, repeats, args.threads)}
     if section == "scaling":
         print("scaling ...", flush=True)
         return {"scaling": scaling.run_scaling(args)}

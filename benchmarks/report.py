@@ -343,20 +343,27 @@ def markdown(results: dict) -> str:
 
 README_HEAD = """# Benchmarks
 
-`make bench` (or `.venv/bin/python benchmarks/bench.py [--quick]`) measures the NumPy engine's
-speed and memory and writes `results.json` and this file. PyTorch is used only here, and only
-if installed (`.venv/bin/pip install torch==2.13.0`); without it the torch columns are skipped.
+`make bench` (or `.venv/bin/python benchmarks/bench.py [--quick] [--sections ...]`) measures
+the NumPy engine's speed and memory and writes `results.json` and this file. PyTorch is used
+only here: `make bench` installs `torch==2.13.0` into `.venv` when it is missing
+(`make bench BENCH_ARGS=--no-torch` skips it and the torch columns). A run of some sections
+(`BENCH_ARGS="--sections templates"`) replaces only those; the other tables stay, with the date
+of the run that measured them. A worker that raises, dies or hangs (`--worker-timeout`, 900 s
+per reply) is one `FAILED:` line; its comparison is marked failed, the rest still runs, and the
+exit status is 1.
 
 - `bench.py` runs the sections; `workers.py` holds what runs in fresh processes (one per engine,
   with the same thread count, alternated repeat by repeat so ratios share the same minutes);
+  `supervise.py` bounds every wait on them; `results_store.py` merges runs into `results.json`;
 - `torch_reference.py` builds the same network in PyTorch from the same config and weights;
   `torch_mirror.py` mirrors any built network (residual and parallel blocks too), for the
   templates; `templates_torch.py` holds hand-written FCN/ResNet/InceptionTime twins and
   `recipe_torch.py` trains them on an npz to try a training recipe quickly;
 - `reference_loops.py` is the course network as course notebooks write it (loops over samples,
   output channels and positions), checked against the engine's gradients before it is timed;
-- `layers.py` times single layers; `deep.yaml` is the deeper config; `report.py` writes the
-  tables; `contention.py` measures how much CPU other processes took during each repeat.
+- `layers.py` times single layers, `loops.py` the direct loops, `scaling.py` the shapes;
+  `deep.yaml` is the deeper config; `report.py` writes the tables; `contention.py` measures how
+  much CPU other processes took during each repeat.
 
 The machine is shared and noisy, and it hurts the NumPy engine more than PyTorch. Each of the
 two virtual CPUs changes speed by up to 30-40% from one second to the next (a one-thread GEMM
