@@ -92,30 +92,25 @@ def failed_row(bench, serve, capsys, timeout=30.0):
     return row["failed"]
 
 
-def test_a_worker_that_raises_while_building_is_reported(bench, capsys):
-    line = failed_row(bench, serve_raises, capsys)
-    assert line == (
-        "numpy worker for config mnist (configs/mnist.yaml, 1 thread) raised while building "
-        "the network: RuntimeError: unknown layer type 'warp'"
-    )
-
-
-def test_a_worker_that_exits_is_reported_with_its_exit_code(bench, capsys):
-    line = failed_row(bench, serve_exits, capsys)
-    assert line.endswith("exited with code 3 while building the network")
-
-
-def test_a_killed_worker_is_reported_with_its_signal(bench, capsys):
-    line = failed_row(bench, serve_killed_while_training, capsys)
-    assert line == (
-        "numpy worker for config mnist (configs/mnist.yaml, 1 thread) was killed by signal 9 "
-        "(SIGKILL) while warming up"
-    )
-
-
-def test_a_silent_worker_is_stopped_after_the_timeout(bench, capsys):
-    line = failed_row(bench, serve_silent, capsys, timeout=1.0)
-    assert line.endswith("gave no answer within 1 s while warming up (stopped it)")
+@pytest.mark.parametrize(
+    ("serve", "timeout", "what"),
+    [
+        (
+            serve_raises,
+            30.0,
+            "raised while building the network: RuntimeError: unknown layer type 'warp'",
+        ),
+        (serve_exits, 30.0, "exited with code 3 while building the network"),
+        (serve_killed_while_training, 30.0, "was killed by signal 9 (SIGKILL) while warming up"),
+        (serve_silent, 1.0, "gave no answer within 1 s while warming up (stopped it)"),
+    ],
+    ids=["raises", "exits", "sigkill", "hangs"],
+)
+def test_a_failing_worker_is_one_line_naming_engine_config_and_what(
+    bench, capsys, serve, timeout, what
+):
+    line = failed_row(bench, serve, capsys, timeout)
+    assert line == f"numpy worker for config mnist (configs/mnist.yaml, 1 thread) {what}"
 
 
 def test_no_worker_outlives_a_failed_comparison(bench, monkeypatch, capsys):
