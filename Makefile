@@ -25,8 +25,19 @@ eval: $(STAMP)
 	if [ -z "$$run" ]; then echo "error: no runs/mnist* run yet; run 'make train' first" >&2; exit 2; fi; \
 	echo "$(BIN)/conv1d eval $$run"; $(BIN)/conv1d eval "$$run"
 
+# PyTorch is a benchmark-only dependency (never runtime or tests): installed here on first use.
+# Options go in BENCH_ARGS, e.g. `make bench BENCH_ARGS="--quick --sections templates"`;
+# with --no-torch nothing is installed.
+TORCH_SPEC ?= torch==2.13.0
+BENCH_ARGS ?=
+
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench.py
+	@if [ -z "$(findstring --no-torch,$(BENCH_ARGS))" ] && ! $(BIN)/python -c "import torch" 2>/dev/null; then \
+	  echo "installing $(TORCH_SPEC) into $(VENV) for the PyTorch columns (benchmark only)"; \
+	  $(BIN)/pip install --quiet --disable-pip-version-check "$(TORCH_SPEC)" || { \
+	    echo "error: could not install $(TORCH_SPEC); run 'make bench BENCH_ARGS=--no-torch' to measure without PyTorch" >&2; exit 2; }; \
+	fi
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

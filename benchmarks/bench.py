@@ -2,19 +2,20 @@
 
     .venv/bin/python benchmarks/bench.py [--quick] [--threads N] [--no-torch] [--sections ...]
 
-Prints Markdown tables and writes benchmarks/results.json and benchmarks/README.md. Every
+Prints Markdown tables and writes benchmarks/results.json and benchmarks/README.md; a run of
+some sections keeps the other sections of the previous results.json (results_store.py). Every
 engine runs in its own spawned process with the same BLAS/OpenMP thread count; the config
 comparison alternates the engines repeat by repeat and quotes medians, so a ratio compares the
 same minutes of a shared, noisy machine. PyTorch is optional (the torch columns are skipped
 with a note when it is not importable); the data are random arrays of the right shape, except
-the Fashion-MNIST epoch, which reads the IDX files when they are installed.
+the Fashion-MNIST epoch, which reads the IDX files when they are installed. A worker that
+raises, dies or hangs is reported in one line, its comparison is marked "failed", the other
+sections still run, and the exit status is 1 (supervise.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import multiprocessing as mp
 import os
 import sys
 import time
@@ -30,12 +31,15 @@ sys.path.insert(0, str(HERE))
 
 import inference  # noqa: E402  (benchmarks/ is not a package)
 import layers  # noqa: E402
+import loops  # noqa: E402
 import report  # noqa: E402
+import results_store  # noqa: E402
+import scaling  # noqa: E402
+import supervise  # noqa: E402
 import workers  # noqa: E402
 from contention import CLEAN, Meter  # noqa: E402
-from reference_loops import CourseNetLoops  # noqa: E402
+from supervise import CTX, WorkerFailed, announce, in_fresh_process  # noqa: E402
 
-from conv1d_cli.build import build_loss, build_model, build_optimizer  # noqa: E402
 from conv1d_cli.config import load_config  # noqa: E402
 
 CONFIGS = [
@@ -56,45 +60,22 @@ TARGET_TEMPLATE_RATIO = 1.1
 TARGET_LOOP_SPEEDUP = 100  # engine vs direct loops, course network
 TARGET_FASHION_MB = 1024
 SECTIONS = ("layers", "configs", "templates", "inference", "loops", "scaling", "memory")
-CTX = mp.get_context("spawn")  # a fresh interpreter per measurement: clean memory, no forks
-
-
-def in_fresh_process(fn: Any, *args: Any, attempts: int = 1) -> Any:
-    """fn(*args) in a fresh process; retried while other processes were busy, least busy kept.
-
-    A dict result gets "others_cpu": the share of the CPUs other processes used meanwhile.
-    """
-    best = None
-    for _ in range(attempts):
-        with Meter() as meter, CTX.Pool(1) as pool:
-            result = pool.apply(fn, args)
-        if best is None or meter.others < best[1]:
-            best = (result, meter.others)
-        if meter.others < CLEAN:
-            break
-    result, others = best
-    if isinstance(result, dict):
-        result["others_cpu"] = round(others, 3)
-    return result
 
 
 # ------------------------------------------------------------------------------- configs
-class Worker:
-    """A spawned process serving one (engine, config); see workers.serve."""
+class Worker(supervise.Supervised):
+    """A spawned process serving one (engine, config); see workers.serve and supervise.py."""
 
-    def __init__(self, engine: str, config: str | dict, shape: tuple, threads: int) -> None:
-        self.conn, child = CTX.Pipe()
-        self.proc = CTX.Process(target=workers.serve, args=(child, engine, config, shape, threads))
-        self.proc.start()
-        self.conn.recv()
-
-    def ask(self, *msg: Any) -> Any:
-        self.conn.send(msg)
-        return self.conn.recv()
+    def __init__(
+        self, engine: str, config: str, shape: tuple, args: Any, label: str, serve: Any
+    ) -> None:
+        work = (engine, config, shape, args.threads)
+        super().__init__(CTX, serve, work, label, args.worker_timeout)
+        self.recv("building the network")
 
     def stop(self) -> dict:
-        memory = self.ask("stop")
-        self.proc.join()
+        memory = self.ask("stopping", "stop")
+        self.close()
         return memory
 
 
@@ -105,15 +86,36 @@ def compare_config(
     args: Any,
     shape: tuple[int, int] = (1, 784),
     batch: int = 64,
+    serve: Any = workers.serve,
 ) -> dict:
+    """Train and eval samples/s of each engine on one config, rounds alternating the engines.
+
+    Raises WorkerFailed (one line naming engine, config and what happened) when a worker
+    raises, dies or stays silent past ``args.worker_timeout``; every worker is stopped then.
+    """
     cfg = load_config(ROOT / path)
-    eval_batch = cfg.train.eval_batch_size
-    pool = {e: Worker(e, str(ROOT / path), shape, args.threads) for e in engines}
+    pool: dict[str, Worker] = {}
+    try:
+        for e in engines:
+            threads = f"{args.threads} thread{'s' if args.threads != 1 else ''}"
+            label = f"{e} worker for config {name} ({path}, {threads})"
+            pool[e] = Worker(e, str(ROOT / path), shape, args, label, serve)
+        return _config_rounds(name, path, pool, args, shape, batch, cfg.train.eval_batch_size)
+    finally:
+        for w in pool.values():
+            w.close()
+
+
+def _config_rounds(
+    name: str, path: str, pool: dict, args: Any, shape: tuple, batch: int, eval_batch: int
+) -> dict:
+    """The timed rounds of compare_config on running workers."""
+    engines = list(pool)
     # Warm up every engine, then size a repeat from the engine's own step time.
     for w in pool.values():
-        w.ask("train", batch, 3)
-        w.ask("eval", eval_batch, eval_batch)
-    per_step = pool["numpy"].ask("train", batch, 5) / 5
+        w.ask("warming up", "train", batch, 3)
+        w.ask("warming up", "eval", eval_batch, eval_batch)
+    per_step = pool["numpy"].ask("timing a step", "train", batch, 5) / 5
     steps = max(5, int(args.repeat_seconds / per_step))
     n_eval = max(
         eval_batch, int(args.repeat_seconds / per_step * batch * 3 / eval_batch) * eval_batch
@@ -128,8 +130,8 @@ def compare_config(
         others = 0.0
         for e in engines if r % 2 == 0 else engines[::-1]:  # alternate who goes first
             with Meter([pool[e].proc.pid]) as meter:
-                train[e].append(steps * batch / pool[e].ask("train", batch, steps))
-                evals[e].append(n_eval / pool[e].ask("eval", eval_batch, n_eval))
+                train[e].append(steps * batch / pool[e].ask("training", "train", batch, steps))
+                evals[e].append(n_eval / pool[e].ask("evaluating", "eval", eval_batch, n_eval))
             others = max(others, meter.others)
         busy.append(others)
         clean += others < CLEAN
@@ -161,148 +163,22 @@ def compare_config(
     return row
 
 
+def compare_or_fail(name: str, path: str, engines: list[str], args: Any, *rest: Any) -> dict:
+    """compare_config's row, or {"config", "path", "failed": line} after printing the line."""
+    try:
+        return compare_config(name, path, engines, args, *rest)
+    except WorkerFailed as exc:
+        announce(str(exc))
+        return {"config": name, "path": path, "failed": str(exc)}
+
+
 def compare_templates(engines: list[str], args: Any) -> list[dict]:
     """Each template against its PyTorch twin: same input shape, its batch size, same threads."""
     rows = []
     for name, path in TEMPLATES:
         print(f"template {name} ...", flush=True)
         batch = load_config(ROOT / path).train.batch_size
-        rows.append(compare_config(name, path, engines, args, TEMPLATE_SHAPE, batch))
-    return rows
-
-
-# --------------------------------------------------------------------------------- loops
-def run_loops(n_samples: int, repeats: int, threads: int) -> dict:
-    """Direct-loop course network vs the engine, timed in alternation in this process.
-
-    The loops' gradients are first checked against the engine's on the same batch. The engine
-    runs its usual batch of 64; the loops, being ~1000x slower, only ``n_samples`` samples.
-    """
-    from threadpoolctl import threadpool_limits
-
-    cfg = load_config(ROOT / "configs/seed.yaml")
-    model = build_model(cfg.model, (1, 784), 10, np.random.default_rng(0), "float32")
-    rng = np.random.default_rng(1)
-    x = rng.random((64, 1, 784), dtype=np.float32)
-    y = rng.integers(0, 10, 64)
-    loss_fn, optimizer = build_loss(cfg.loss), build_optimizer(cfg.optimizer)
-    loss_fn.forward(model.forward(x[:n_samples]), y[:n_samples])
-    model.backward(loss_fn.backward())
-    ref = CourseNetLoops(model.parameters(), cfg.optimizer.lr)
-    _, grads = ref.train_step(x[:n_samples], y[:n_samples])
-    engine_grads = model.gradients()
-    max_diff = max(float(np.max(np.abs(g - engine_grads[k]))) for k, g in grads.items())
-    assert max_diff < 1e-4, f"loop reference disagrees with the engine by {max_diff}"
-
-    def engine_step() -> None:  # the Trainer's step, as in workers.Net
-        logits = model.forward(x)
-        loss_fn.forward(logits, y)
-        model.backward(loss_fn.backward())
-        optimizer.step(model.parameters(), model.gradients())
-
-    def timed(fn: Any, samples: int, times: int = 1) -> float:
-        started = time.perf_counter()
-        for _ in range(times):
-            fn()
-        return samples * times / (time.perf_counter() - started)
-
-    rates: dict[str, list[float]] = {"loops": [], "loops_eval": [], "engine": [], "engine_eval": []}
-    xs, ys = x[:n_samples], y[:n_samples]
-    with threadpool_limits(limits=threads):
-        engine_step()
-        busy = []
-        for _ in range(3 * repeats):  # extra pairs replace ones another job disturbed
-            if sum(b < CLEAN for b in busy) >= repeats:
-                break
-            with Meter() as meter:
-                rates["loops"].append(timed(lambda: ref.train_step(xs, ys), n_samples))
-                rates["loops_eval"].append(timed(lambda: ref.forward(xs), n_samples))
-                rates["engine"].append(timed(engine_step, 64, 20))
-                model.eval()
-                rates["engine_eval"].append(timed(lambda: model.forward(x), 64, 20))
-                model.train()
-            busy.append(meter.others)
-    keep = [i for i, b in enumerate(busy) if b < CLEAN] or list(range(len(busy)))
-    rates = {k: [v[i] for i in keep] for k, v in rates.items()}
-    med = {k: float(np.median(v)) for k, v in rates.items()}
-    return {
-        "samples": n_samples,
-        "train_samples_per_s": med["loops"],
-        "eval_samples_per_s": med["loops_eval"],
-        "engine_train_samples_per_s": med["engine"],
-        "engine_eval_samples_per_s": med["engine_eval"],
-        "train_speedup": float(
-            np.median([e / lp for e, lp in zip(rates["engine"], rates["loops"], strict=True)])
-        ),
-        "eval_speedup": float(
-            np.median(
-                [e / lp for e, lp in zip(rates["engine_eval"], rates["loops_eval"], strict=True)]
-            )
-        ),
-        "max_grad_diff_vs_engine": max_diff,
-        "others_cpu": round(max(busy[i] for i in keep), 3),
-    }
-
-
-# ------------------------------------------------------------------------------- scaling
-def scaling_config(channels: int) -> dict:
-    """A length-agnostic network (global pooling before the classifier) for the scaling runs."""
-    return {
-        "model": {
-            "layers": [
-                {"type": "conv1d", "channels": channels, "kernel": 7, "stride": 2, "padding": 3},
-                {"type": "relu"},
-                {"type": "conv1d", "channels": channels, "kernel": 5, "padding": "same"},
-                {"type": "relu"},
-                {"type": "maxpool1d", "kernel": 2},
-                {"type": "globalavgpool1d"},
-                {"type": "dense", "units": 10},
-            ]
-        },
-        "optimizer": {"type": "adam", "lr": 0.001},
-    }
-
-
-def largest_cols_mb(channels: int, length: int, batch: int) -> float:
-    """Largest convolution working buffer of the scaling network, per the engine's chunking."""
-    from conv1d_cli.nn import functional as fn
-
-    half = -(-length // 2)
-    biggest = 0
-    # (C_in, K, stride, C_out, padded length, output length) of its two convolutions
-    for c, k, s, o, lp, out_len in (
-        (1, 7, 2, channels, length + 6, half),
-        (channels, 5, 1, channels, half + 4, half),
-    ):
-        chunk = fn._work_chunk(batch, c, k, o, s, lp, out_len, 4)
-        taps = fn.uses_taps(c, k, s, c * k * batch * out_len * 4)
-        per_sample = (c + 2 * o) * lp if taps else c * k * out_len
-        biggest = max(biggest, chunk * per_sample * 4)
-    return biggest / 2**20
-
-
-def run_scaling(args: Any) -> list[dict]:
-    quick = args.quick
-    lengths = [784, 4096, 16384] if quick else [784, 2048, 4096, 8192, 16384]
-    grid = [("length", 32, n, 64) for n in lengths]
-    grid += [("channels", c, 784, 64) for c in ([16, 64] if quick else [16, 32, 64, 128])]
-    grid += [("batch", 32, 784, b) for b in ([16, 256] if quick else [16, 64, 256])]
-    rows = []
-    for axis, channels, length, batch in grid:
-        steps = 2 if quick else 4
-        out = in_fresh_process(
-            workers.scaling_run,
-            *(scaling_config(channels), (1, length), batch, steps, args.threads),
-            attempts=args.attempts,
-        )
-        out.update(axis=axis, channels=channels, length=length, batch=batch)
-        out["samples_per_s"] = batch / out["step_s"]
-        out["largest_cols_mb"] = largest_cols_mb(channels, length, batch)
-        rows.append(out)
-        print(
-            f"  scaling {axis}: C={channels} L={length} N={batch}: "
-            f"{out['step_s'] * 1000:.1f} ms/step"
-        )
+        rows.append(compare_or_fail(name, path, engines, args, TEMPLATE_SHAPE, batch))
     return rows
 
 
@@ -316,10 +192,18 @@ def parse_args(argv: list[str] | None) -> Any:
         "--sections", default=",".join(SECTIONS), help="comma list of " + ", ".join(SECTIONS)
     )
     p.add_argument("--no-write", action="store_true", help="print only; keep results.json as is")
+    p.add_argument(
+        "--worker-timeout",
+        type=float,
+        default=supervise.DEFAULT_TIMEOUT_S,
+        help="seconds a worker may take for one reply before it is stopped and marked failed",
+    )
     args = p.parse_args(argv)
     args.sections = [s for s in args.sections.split(",") if s]
     if unknown := set(args.sections) - set(SECTIONS):
         p.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    if args.worker_timeout <= 0:
+        p.error("--worker-timeout must be a positive number of seconds")
     args.rounds = 3 if args.quick else 9
     args.repeat_seconds = 0.3 if args.quick else 0.8
     args.attempts = 2 if args.quick else 3
@@ -327,64 +211,106 @@ def parse_args(argv: list[str] | None) -> Any:
     return args
 
 
+def run_section(section: str, engines: list[str], args: Any) -> dict:
+    """The results.json entries of one section; failed comparisons are rows with "failed"."""
+    if section == "layers":
+        print("layers ...", flush=True)
+        repeats = 5 if args.quick else 15
+        out: dict[str, Any] = {}
+        for e in engines:
+            try:
+                out[e] = in_fresh_process(
+                    *(layers.run_layers, e, args.threads, repeats),
+                    attempts=args.attempts,
+                    label=f"{e} worker for layers",
+                    timeout=args.worker_timeout,
+                )
+            except WorkerFailed as exc:
+                announce(str(exc))
+                out[e] = {"failed": str(exc)}
+        return {"layers": out}
+    if section == "configs":
+        out = {"configs": []}
+        for name, path in CONFIGS:
+            print(f"config {name} ...", flush=True)
+            out["configs"].append(compare_or_fail(name, path, engines, args))
+        if args.threads > 1 and "torch" in engines:
+            # The same comparison on one thread shows how much each engine gains from more.
+            one = argparse.Namespace(**{**vars(args), "threads": 1, "rounds": args.rounds // 2})
+            out["configs_1_thread"] = []
+            for name, path in CONFIGS[1:]:
+                print(f"config {name}, 1 thread ...", flush=True)
+                out["configs_1_thread"].append(compare_or_fail(name, path, engines, one))
+        return out
+    if section == "templates":
+        return {"templates": compare_templates(engines, args)}
+    if section == "inference":
+        print("inference (predict/eval path) ...", flush=True)
+        return {"inference": inference.run(engines, args, CTX, ROOT)}
+    if section == "loops":
+        print("direct loops ...", flush=True)
+        samples, repeats = (4, 2) if args.quick else (8, 3)
+        return {"loops": loops.run_loops(samples, repeats, args.threads)}
+    if section == "scaling":
+        print("scaling ...", flush=True)
+        return {"scaling": scaling.run_scaling(args)}
+    print("Fashion-MNIST epoch ...", flush=True)
+    memory = in_fresh_process(  # one attempt: peak memory does not depend on other processes
+        *(workers.fashion_epoch, str(ROOT / "configs/fashion-mnist.yaml")),
+        *(12000 if args.quick else None, args.threads),
+        label="numpy worker for the Fashion-MNIST epoch (configs/fashion-mnist.yaml)",
+        timeout=args.worker_timeout,
+    )
+    return {"memory": memory}
+
+
+def with_targets(results: dict) -> dict:
+    """``results`` with "targets" recomputed from the sections present (measured or failed)."""
+    found = report.targets(results, TARGET_TORCH_RATIO, TARGET_LOOP_SPEEDUP, TARGET_FASHION_MB)
+    found.update(report.template_targets(results, TARGET_TEMPLATE_RATIO))
+    if isinstance(results.get("inference"), list):
+        found.update(inference.targets(results["inference"]))
+    return {**results, "targets": found}
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the chosen sections, print their tables, merge them into results.json and README.
+
+    Exit status 1 when any comparison or section failed in this run, else 0.
+    """
     args = parse_args(argv)
     has_torch = not args.no_torch and find_spec("torch") is not None
     engines = ["numpy", "torch"] if has_torch else ["numpy"]
     results: dict[str, Any] = {"meta": report.meta(args, has_torch)}
     started = time.perf_counter()
-    if "layers" in args.sections:
-        print("layers ...", flush=True)
-        repeats = 5 if args.quick else 15
-        results["layers"] = {
-            e: in_fresh_process(layers.run_layers, e, args.threads, repeats, attempts=args.attempts)
-            for e in engines
-        }
-    if "configs" in args.sections:
-        results["configs"] = []
-        for name, path in CONFIGS:
-            print(f"config {name} ...", flush=True)
-            results["configs"].append(compare_config(name, path, engines, args))
-        if args.threads > 1 and has_torch:
-            # The same comparison on one thread shows how much each engine gains from more.
-            one = argparse.Namespace(**{**vars(args), "threads": 1, "rounds": args.rounds // 2})
-            results["configs_1_thread"] = []
-            for name, path in CONFIGS[1:]:
-                print(f"config {name}, 1 thread ...", flush=True)
-                results["configs_1_thread"].append(compare_config(name, path, engines, one))
-    if "templates" in args.sections:
-        results["templates"] = compare_templates(engines, args)
-    if "inference" in args.sections:
-        print("inference (predict/eval path) ...", flush=True)
-        results["inference"] = inference.run(engines, args, CTX, ROOT)
-    if "loops" in args.sections:
-        print("direct loops ...", flush=True)
-        results["loops"] = run_loops(4 if args.quick else 8, 2 if args.quick else 3, args.threads)
-    if "scaling" in args.sections:
-        print("scaling ...", flush=True)
-        results["scaling"] = run_scaling(args)
-    if "memory" in args.sections:
-        print("Fashion-MNIST epoch ...", flush=True)
-        limit = 12000 if args.quick else None
-        results["memory"] = in_fresh_process(
-            workers.fashion_epoch, str(ROOT / "configs/fashion-mnist.yaml"), limit, args.threads
-        )  # one attempt: peak memory does not depend on other processes
+    for section in (s for s in SECTIONS if s in args.sections):
+        try:
+            results.update(run_section(section, engines, args))
+        except WorkerFailed as exc:  # a section's single worker (memory): its own line
+            announce(str(exc))
+            results[results_store.keys_of(section)[0]] = {"failed": str(exc)}
+        except Exception as exc:  # one broken section must not lose the others
+            line = f"section {section}: {supervise.one_line(exc)}"
+            announce(line)
+            results[results_store.keys_of(section)[0]] = {"failed": line}
     results["meta"]["seconds"] = round(time.perf_counter() - started, 1)
     results["meta"]["load_average_at_end"] = round(os.getloadavg()[0], 2)
-    results["targets"] = report.targets(
-        results, TARGET_TORCH_RATIO, TARGET_LOOP_SPEEDUP, TARGET_FASHION_MB
-    )
-    results["targets"].update(report.template_targets(results, TARGET_TEMPLATE_RATIO))
-    if "inference" in results:
-        results["targets"].update(inference.targets(results["inference"]))
-    text = report.markdown(results)
+    results = with_targets(results)
     print()
-    print(text)
+    print(report.markdown(results))
+    failed = results_store.failures(results)
     if not args.no_write:
-        (HERE / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-        report.write_readme(HERE / "README.md", text)
-        print(f"wrote {HERE / 'results.json'} and {HERE / 'README.md'}")
-    return 0
+        path = HERE / "results.json"
+        previous = results_store.load_previous(path)
+        merged = with_targets(results_store.merge(previous, results, args.sections, SECTIONS))
+        results_store.write_json(path, merged)
+        report.write_readme(HERE / "README.md", report.markdown(merged))
+        kept = [s for s in merged["section_runs"] if s not in args.sections]
+        note = f" (kept from earlier runs: {', '.join(kept)})" if kept else ""
+        print(f"wrote {path} and {HERE / 'README.md'}{note}")
+    if failed:
+        print(f"{len(failed)} measurement(s) failed; see the FAILED lines above", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -77,21 +77,33 @@ def serve(conn: Any, engine: str, config: str, threads: int) -> None:
 
 
 def compare(name: str, path: str, engines: list[str], args: Any, ctx: Any, root: Path) -> dict:
-    """Samples/s of each engine over interleaved rounds; numpy/torch throughput ratios."""
+    """Samples/s of each engine over interleaved rounds; numpy/torch throughput ratios.
+
+    Raises supervise.WorkerFailed (one line: engine, config, what happened) when a worker
+    raises, dies or stays silent past ``args.worker_timeout``; its processes are stopped.
+    """
+    from supervise import DEFAULT_TIMEOUT_S, Supervised
+
+    timeout = getattr(args, "worker_timeout", DEFAULT_TIMEOUT_S)
+    pool: dict[str, Supervised] = {}
+    try:
+        for engine in engines:
+            label = f"{engine} worker for inference {name} ({path})"
+            work = (engine, str(root / path), args.threads)
+            pool[engine] = Supervised(ctx, serve, work, label, timeout)
+            pool[engine].recv("building the network")
+        return _rounds(name, path, engines, args, pool)
+    finally:
+        for worker in pool.values():
+            worker.close()
+
+
+def _rounds(name: str, path: str, engines: list[str], args: Any, pool: dict) -> dict:
+    """The interleaved rounds of ``compare`` on running workers."""
     from contention import CLEAN, Meter
 
-    procs, conns = {}, {}
-    for engine in engines:
-        conns[engine], child = ctx.Pipe()
-        procs[engine] = ctx.Process(
-            target=serve, args=(child, engine, str(root / path), args.threads)
-        )
-        procs[engine].start()
-        conns[engine].recv()
-
     def ask(engine: str, n: int) -> float:
-        conns[engine].send(("infer", n))
-        return conns[engine].recv()
+        return pool[engine].ask("inferring", "infer", n)
 
     per_batch = ask("numpy", BATCH)
     n = BATCH * max(1, int(args.repeat_seconds / per_batch))
@@ -102,7 +114,7 @@ def compare(name: str, path: str, engines: list[str], args: Any, ctx: Any, root:
             r >= args.rounds and r >= 2 * args.rounds
         ):
             break
-        with Meter([p.pid for p in procs.values()]) as meter:
+        with Meter([w.proc.pid for w in pool.values()]) as meter:
             for engine in engines if r % 2 == 0 else engines[::-1]:
                 rates[engine].append(n / ask(engine, n))
         busy.append(meter.others)
@@ -111,9 +123,7 @@ def compare(name: str, path: str, engines: list[str], args: Any, ctx: Any, root:
     row["rounds_used"], row["rounds_run"] = len(keep), len(busy)
     row["others_cpu"] = round(max(busy[i] for i in keep), 3)
     for engine in engines:
-        conns[engine].send(("stop",))
-        memory = conns[engine].recv()
-        procs[engine].join()
+        memory = pool[engine].ask("stopping", "stop")
         kept = [rates[engine][i] for i in keep]
         row[engine] = {
             "samples_per_s": float(np.median(kept)),
@@ -129,7 +139,17 @@ def compare(name: str, path: str, engines: list[str], args: Any, ctx: Any, root:
 
 
 def run(engines: list[str], args: Any, ctx: Any, root: Path) -> list[dict]:
-    return [compare(name, path, engines, args, ctx, root) for name, path in CONFIGS]
+    """One row per config; a comparison whose worker failed is a row with "failed" (reported)."""
+    from supervise import WorkerFailed, announce
+
+    rows = []
+    for name, path in CONFIGS:
+        try:
+            rows.append(compare(name, path, engines, args, ctx, root))
+        except WorkerFailed as exc:
+            announce(str(exc))
+            rows.append({"config": name, "path": path, "failed": str(exc)})
+    return rows
 
 
 def markdown(rows: list[dict]) -> list[str]:
@@ -172,6 +192,7 @@ def targets(rows: list[dict]) -> dict:
     for r in rows:
         ratio = r.get("throughput_ratio_numpy_over_torch")
         status = "not measured" if ratio is None else ("met" if ratio >= 1.0 else "not met")
+        status = "failed" if "failed" in r else status
         out[f"{r['config']}: predict/eval throughput >= PyTorch eval"] = {
             "value": ratio,
             "status": status,

@@ -34,21 +34,23 @@ def meta(args: Any, has_torch: bool) -> dict:
 
 
 def targets(results: dict, torch_ratio: float, loop_speedup: float, fashion_mb: float) -> dict:
-    """Each target: the measured value, the bound, and met / not met / not measured."""
+    """Each target: the measured value, the bound, and met / not met / not measured / failed."""
     out: dict[str, Any] = {}
-    by_name = {row["config"]: row for row in results.get("configs", [])}
+    configs = results.get("configs", [])
+    by_name = {row["config"]: row for row in configs} if isinstance(configs, list) else {}
     for name in ("mnist", "deep"):
-        ratio = by_name.get(name, {}).get("epoch_time_ratio_numpy_over_torch")
+        row = by_name.get(name, configs if failed(configs) else {})
+        ratio = row.get("epoch_time_ratio_numpy_over_torch")
         out[f"{name}: epoch time <= {torch_ratio}x PyTorch"] = _check(
-            ratio, ratio is not None and ratio <= torch_ratio
+            ratio, ratio is not None and ratio <= torch_ratio, failed(row)
         )
     speedup = loop_speedup_of(results)
     out[f"course: > {loop_speedup}x faster than direct loops"] = _check(
-        speedup, speedup is not None and speedup > loop_speedup
+        speedup, speedup is not None and speedup > loop_speedup, failed(results.get("loops"))
     )
     memory = results.get("memory", {})
     peak = memory.get("peak_rss_mb")
-    check = _check(peak, peak is not None and peak < fashion_mb)
+    check = _check(peak, peak is not None and peak < fashion_mb, failed(memory))
     if peak is not None and memory.get("samples") != 60000:  # --quick trains on a part only
         check["status"] = f"not measured (epoch of {memory.get('samples'):,} samples)"
     out[f"Fashion-MNIST 60,000-sample epoch < {fashion_mb} MB peak"] = check
@@ -58,10 +60,11 @@ def targets(results: dict, torch_ratio: float, loop_speedup: float, fashion_mb: 
 def template_targets(results: dict, torch_ratio: float) -> dict:
     """Each time-series template's epoch time against its PyTorch twin."""
     out: dict[str, Any] = {}
-    for row in results.get("templates", []):
+    rows = results.get("templates", [])
+    for row in rows if isinstance(rows, list) else []:
         ratio = row.get("epoch_time_ratio_numpy_over_torch")
         out[f"template {row['config']}: epoch time <= {torch_ratio}x PyTorch"] = _check(
-            ratio, ratio is not None and ratio <= torch_ratio
+            ratio, ratio is not None and ratio <= torch_ratio, failed(row)
         )
     return out
 
@@ -71,7 +74,7 @@ def templates_markdown(results: dict) -> list[str]:
     rows_in = results.get("templates")
     if not rows_in:
         return []
-    has_torch = results["meta"]["torch"] is not None
+    has_torch = any("torch" in r for r in rows_in)
     header = ["template", "batch", "input", "train samples/s", "eval samples/s"]
     header += ["torch train/s", "torch eval/s", "epoch time numpy/torch"] if has_torch else []
     header += ["rounds kept", "others' CPU"]
@@ -94,14 +97,38 @@ def templates_markdown(results: dict) -> list[str]:
     ]
 
 
-def _check(value: float | None, ok: bool) -> dict:
+def _check(value: float | None, ok: bool, failure: bool = False) -> dict:
+    """A verdict; a failed measurement is "failed", never "met" and never an old number."""
+    if failure:
+        return {"value": None, "status": "failed"}
     status = "not measured" if value is None else ("met" if ok else "not met")
     return {"value": value, "status": status}
 
 
+def failed(entry: Any) -> bool:
+    """Whether a results entry (section, row or engine) records a failure instead of numbers."""
+    return isinstance(entry, dict) and "failed" in entry
+
+
+def measured_only(results: dict) -> dict:
+    """``results`` without failed sections, rows and engines: what the tables can show."""
+    view: dict[str, Any] = {}
+    for key, value in results.items():
+        if failed(value):
+            continue
+        if isinstance(value, list):
+            value = [r for r in value if not failed(r)]
+        elif key == "layers":
+            value = {e: rows for e, rows in value.items() if not failed(rows)}
+            if "numpy" not in value:
+                continue
+        view[key] = value
+    return view
+
+
 def loop_speedup_of(results: dict) -> float | None:
     loops = results.get("loops")
-    return loops["train_speedup"] if loops else None
+    return loops.get("train_speedup") if loops else None
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
@@ -123,13 +150,22 @@ def _ratio_cell(row: dict) -> str:
 
 
 def markdown(results: dict) -> str:
+    """The README's tables: what was measured, which runs measured it, what failed, targets."""
+    import results_store  # benchmarks/results_store.py: runs and failures across sections
+
+    failures = results_store.failures(results)
+    runs = results_store.runs_markdown(results)
+    results = measured_only(results)
     m = results["meta"]
     parts = [
-        f"Measured {m['date']} on {m['cpus']} CPUs ({m['machine']}), {m['threads']} threads, "
+        f"{'Latest run' if runs else 'Measured'} {m['date']} on {m['cpus']} CPUs "
+        f"({m['machine']}), {m['threads']} threads, "
         f"float32, numpy {m['numpy']}, "
         f"torch {m['torch'] or 'not used (not installed or --no-torch; torch columns skipped)'}"
         f"{', QUICK run' if m['quick'] else ''}. Medians of repeats; ratios from the same run."
+        + (" Some sections come from earlier runs (below)." if runs else "")
     ]
+    parts += runs
     busiest = max([r.get("others_cpu", 0) for r in results.get("configs", [])], default=0)
     if busiest >= 0.10:
         parts.append(
@@ -137,8 +173,8 @@ def markdown(results: dict) -> str:
             "comparison; BLAS threads that wait for a descheduled sibling make every number "
             "slower and noisier. Rerun on an idle machine.**"
         )
-    has_torch = m["torch"] is not None
-    if "configs" in results:
+    has_torch = any("torch" in r for r in results.get("configs", []))
+    if results.get("configs"):
         parts.append("### Training and evaluation per config (batch 64; eval in batches of 1000)")
         header = ["config", "train samples/s", "eval samples/s", "peak RSS MB"]
         if has_torch:
@@ -171,7 +207,7 @@ def markdown(results: dict) -> str:
             "kept round. Epoch time numpy/torch: the median of the per-round ratios, then their "
             "range in brackets."
         )
-    if "configs_1_thread" in results:
+    if results.get("configs_1_thread"):
         parts.append("### The same on 1 thread (numpy and torch both limited to one thread)")
         rows = [
             [
@@ -190,7 +226,7 @@ def markdown(results: dict) -> str:
             )
         )
     parts += templates_markdown(results)
-    if "inference" in results:
+    if results.get("inference"):
         import inference  # benchmarks/inference.py: the predict/eval rows
 
         parts += inference.markdown(results["inference"])
@@ -238,7 +274,7 @@ def markdown(results: dict) -> str:
                 row += [_n(torch_rows[i]["forward_ms"], 2), _n(torch_rows[i]["backward_ms"], 2)]
             rows.append(row)
         parts.append(_table(header, rows))
-    if "scaling" in results:
+    if results.get("scaling"):
         parts.append(
             "### Scaling (conv C k7 s2 -> conv C k5 same -> maxpool -> global avg -> dense; Adam)"
         )
@@ -295,6 +331,9 @@ def markdown(results: dict) -> str:
                 ],
             )
         )
+    if failures:
+        parts.append("### Failed measurements (no numbers; their targets say failed)")
+        parts.append("\n".join(f"- {line}" for line in failures))
     if "targets" in results:
         parts.append("### Targets")
         rows = [[name, _n(t["value"], 2), t["status"]] for name, t in results["targets"].items()]
@@ -304,20 +343,27 @@ def markdown(results: dict) -> str:
 
 README_HEAD = """# Benchmarks
 
-`make bench` (or `.venv/bin/python benchmarks/bench.py [--quick]`) measures the NumPy engine's
-speed and memory and writes `results.json` and this file. PyTorch is used only here, and only
-if installed (`.venv/bin/pip install torch==2.13.0`); without it the torch columns are skipped.
+`make bench` (or `.venv/bin/python benchmarks/bench.py [--quick] [--sections ...]`) measures
+the NumPy engine's speed and memory and writes `results.json` and this file. PyTorch is used
+only here: `make bench` installs `torch==2.13.0` into `.venv` when it is missing
+(`make bench BENCH_ARGS=--no-torch` skips it and the torch columns). A run of some sections
+(`BENCH_ARGS="--sections templates"`) replaces only those; the other tables stay, with the date
+of the run that measured them. A worker that raises, dies or hangs (`--worker-timeout`, 900 s
+per reply) is one `FAILED:` line; its comparison is marked failed, the rest still runs, and the
+exit status is 1.
 
 - `bench.py` runs the sections; `workers.py` holds what runs in fresh processes (one per engine,
   with the same thread count, alternated repeat by repeat so ratios share the same minutes);
+  `supervise.py` bounds every wait on them; `results_store.py` merges runs into `results.json`;
 - `torch_reference.py` builds the same network in PyTorch from the same config and weights;
   `torch_mirror.py` mirrors any built network (residual and parallel blocks too), for the
   templates; `templates_torch.py` holds hand-written FCN/ResNet/InceptionTime twins and
   `recipe_torch.py` trains them on an npz to try a training recipe quickly;
 - `reference_loops.py` is the course network as course notebooks write it (loops over samples,
   output channels and positions), checked against the engine's gradients before it is timed;
-- `layers.py` times single layers; `deep.yaml` is the deeper config; `report.py` writes the
-  tables; `contention.py` measures how much CPU other processes took during each repeat.
+- `layers.py` times single layers, `loops.py` the direct loops, `scaling.py` the shapes;
+  `deep.yaml` is the deeper config; `report.py` writes the tables; `contention.py` measures how
+  much CPU other processes took during each repeat.
 
 The machine is shared and noisy, and it hurts the NumPy engine more than PyTorch. Each of the
 two virtual CPUs changes speed by up to 30-40% from one second to the next (a one-thread GEMM
