@@ -178,7 +178,9 @@ def compare_templates(engines: list[str], args: Any) -> list[dict]:
     for name, path in TEMPLATES:
         print(f"template {name} ...", flush=True)
         batch = load_config(ROOT / path).train.batch_size
-        rows.append(compare_or_fail(name, path, engines, args, TEMPLATE_SHAPE, batch))
+        row = compare_or_fail(name, path, engines, args, TEMPLATE_SHAPE, batch)
+        row["threads"] = args.threads
+        rows.append(row)
     return rows
 
 
@@ -243,7 +245,13 @@ def run_section(section: str, engines: list[str], args: Any) -> dict:
                 out["configs_1_thread"].append(compare_or_fail(name, path, engines, one))
         return out
     if section == "templates":
-        return {"templates": compare_templates(engines, args)}
+        out = {"templates": compare_templates(engines, args)}
+        if args.threads > 1 and "torch" in engines:
+            # Small batches scale differently with threads in the two engines: show both.
+            one = argparse.Namespace(**{**vars(args), "threads": 1})
+            print("templates, 1 thread ...", flush=True)
+            out["templates_1_thread"] = compare_templates(engines, one)
+        return out
     if section == "inference":
         print("inference (predict/eval path) ...", flush=True)
         return {"inference": inference.run(engines, args, CTX, ROOT)}

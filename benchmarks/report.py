@@ -60,28 +60,42 @@ def targets(results: dict, torch_ratio: float, loop_speedup: float, fashion_mb: 
 def template_targets(results: dict, torch_ratio: float) -> dict:
     """Each time-series template's epoch time against its PyTorch twin."""
     out: dict[str, Any] = {}
-    rows = results.get("templates", [])
-    for row in rows if isinstance(rows, list) else []:
+    for row in _template_rows(results):
         ratio = row.get("epoch_time_ratio_numpy_over_torch")
-        out[f"template {row['config']}: epoch time <= {torch_ratio}x PyTorch"] = _check(
+        threads = f", {_threads(row)}" if "threads" in row else ""
+        out[f"template {row['config']}{threads}: epoch time <= {torch_ratio}x PyTorch"] = _check(
             ratio, ratio is not None and ratio <= torch_ratio, failed(row)
         )
     return out
 
 
+def _template_rows(results: dict) -> list[dict]:
+    """The template rows at the run's thread count, then those on one thread (if measured)."""
+    rows = []
+    for key in ("templates", "templates_1_thread"):
+        part = results.get(key, [])
+        rows += [r for r in part if isinstance(r, dict)] if isinstance(part, list) else []
+    return rows
+
+
+def _threads(row: dict) -> str:
+    return f"{row['threads']} thread{'s' if row['threads'] != 1 else ''}"
+
+
 def templates_markdown(results: dict) -> list[str]:
     """The templates' table: train speed of each engine and the epoch-time ratio."""
-    rows_in = results.get("templates")
+    rows_in = _template_rows(results)
     if not rows_in:
         return []
     has_torch = any("torch" in r for r in rows_in)
-    header = ["template", "batch", "input", "train samples/s", "eval samples/s"]
+    header = ["template", "threads", "batch", "input", "train samples/s", "eval samples/s"]
     header += ["torch train/s", "torch eval/s", "epoch time numpy/torch"] if has_torch else []
     header += ["rounds kept", "others' CPU"]
     rows = []
     for r in rows_in:
         n = r["numpy"]
-        row = [f"{r['config']} (`{r['path']}`)", r["batch"], "x".join(map(str, r["shape"]))]
+        row = [f"{r['config']} (`{r['path']}`)", r.get("threads", "")]
+        row += [r["batch"], "x".join(map(str, r["shape"]))]
         row += [_n(n["train_samples_per_s"]), _n(n["eval_samples_per_s"])]
         if has_torch:
             t = r["torch"]

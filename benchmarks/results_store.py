@@ -16,7 +16,10 @@ from pathlib import Path
 from typing import Any
 
 # A section writes the results key of its own name, except these (configs adds 1-thread rows).
-SECTION_KEYS = {"configs": ("configs", "configs_1_thread")}
+SECTION_KEYS = {
+    "configs": ("configs", "configs_1_thread"),
+    "templates": ("templates", "templates_1_thread"),
+}
 RUN_KEYS = ("date", "quick", "threads", "cpus", "machine", "numpy", "torch", "command")
 
 

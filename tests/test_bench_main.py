@@ -148,8 +148,9 @@ def test_main_goes_on_after_a_failed_comparison_and_exits_1(bench, monkeypatch, 
     assert bench.main(["--sections", "templates", "--no-torch", "--quick", "--no-write"]) == 1
     out, err = capsys.readouterr()
     assert "FAILED: numpy worker for config resnet1d" in err
-    assert "| template resnet1d: epoch time <= 1.1x PyTorch | – | failed |" in out
-    assert "| template fcn: epoch time <= 1.1x PyTorch | 1.05 | met |" in out
+    threads = f"{os.cpu_count()} thread{'s' if os.cpu_count() != 1 else ''}"
+    assert f"| template resnet1d, {threads}: epoch time <= 1.1x PyTorch | – | failed |" in out
+    assert f"| template fcn, {threads}: epoch time <= 1.1x PyTorch | 1.05 | met |" in out
     assert "| inception (`configs/templates/inception.yaml`) |" in out  # went on after resnet
     assert not list(tmp_path.iterdir())  # --no-write
 
@@ -191,7 +192,7 @@ def test_a_partial_run_keeps_the_other_sections_and_says_from_when(bench, monkey
     assert merged["section_runs"]["templates"]["quick"] is True
     statuses = {k: v["status"] for k, v in merged["targets"].items()}
     assert "stale" not in statuses
-    assert statuses["template fcn: epoch time <= 1.1x PyTorch"] == "met"  # the new ratio
+    assert statuses["template fcn, 1 thread: epoch time <= 1.1x PyTorch"] == "met"  # the new ratio
     mnist = next(r for r in old["configs"] if r["config"] == "mnist")
     assert (
         merged["targets"]["mnist: epoch time <= 1.25x PyTorch"]["value"]
