@@ -113,7 +113,7 @@ class Conv1d(Layer):
         grad_y = np.asarray(grad_y, dtype=self.dtype)
         dx, dW, db = fn.conv1d_backward(
             grad_y, x, self.W, self.stride, self.dilation, saved,
-            input_grad=input_grad, pad=pad, mode=self.padding_mode,
+            input_grad=input_grad, pad=pad, mode=self.padding_mode, bias_grad="b" in self.grads,
         )  # fmt: skip
         self.grads["W"][...] = dW
         if "b" in self.grads:

@@ -166,9 +166,10 @@ def _add_product(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
 
 
 def _taps_backward(
-    dy: np.ndarray, xt: np.ndarray, W: np.ndarray, d: int, input_grad: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """dy (n, O, L_out), xt (C [+1], n*Lp) -> (dW (O, C, K), db (O,), dxt (C, n*Lp) or None)."""
+    dy: np.ndarray, xt: np.ndarray, W: np.ndarray, d: int, input_grad: bool, bias_grad: bool
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """dy (n, O, L_out), xt (C [+1], n*Lp) -> (dW (O, C, K), db (O,) or None, dxt (C, n*Lp) or
+    None); db only with ``bias_grad``."""
     n, o, out_len = dy.shape
     _, c, k = W.shape
     xt = xt[:c]  # without forward's ones row
@@ -179,7 +180,7 @@ def _taps_backward(
     grid[:, :, out_len:] = 0
     np.copyto(grid[:, :, :out_len], dy.transpose(1, 0, 2))
     flat = grid.reshape(o, -1)
-    db = flat.sum(axis=1)  # contiguous rows; the zeros add nothing
+    db = flat.sum(axis=1) if bias_grad else None  # contiguous rows; the zeros add nothing
     dyg = flat[:, :m]
     dW = np.empty((k, o, c), dtype=grid.dtype)
     for j in range(k):
@@ -271,14 +272,17 @@ def conv1d_backward(
     input_grad: bool = True,
     pad: tuple[int, int] = (0, 0),
     mode: str = "zeros",
+    bias_grad: bool = True,
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """dy (N, O, L_out), x the forward input -> (dx (N, C, L) or None, dW (O, C, K), db (O,)).
 
     Gradients are batch-summed. ``saved`` is conv1d_forward's (rebuilt chunk by chunk from x
-    when None); ``pad`` and ``mode`` must be the forward pass's.
+    when None); ``pad`` and ``mode`` must be the forward pass's. Without ``bias_grad`` (a conv
+    without bias) db is left at zeros, saving a pass over dy.
     """
     if mode != "zeros" and pad != (0, 0):
-        dxp, dW, db = conv1d_backward(dy, pad1d(x, *pad, mode), W, s, d, saved, input_grad)
+        padded = pad1d(x, *pad, mode)
+        dxp, dW, db = conv1d_backward(dy, padded, W, s, d, saved, input_grad, bias_grad=bias_grad)
         dx = None if dxp is None else pad1d_backward(dxp, *pad, mode, x.shape[2])
         return dx, dW, db
     n, c, length = x.shape
@@ -296,20 +300,21 @@ def conv1d_backward(
         nc = min(chunk, n - start)  # samples in this chunk
         if taps:
             xt = saved if saved is not None else batch_inside(x[part], *pad)
-            dW_part, db_part, dxt = _taps_backward(dy[part], xt, W, d, input_grad)
+            dW_part, db_part, dxt = _taps_backward(dy[part], xt, W, d, input_grad, bias_grad)
             dxp = None if dxt is None else dxt.reshape(c, nc, lp)
         else:
             cols = saved if saved is not None else im2col(pad1d(x[part], *pad), k, s, d, out_len)
             dy2 = dy[part].transpose(1, 0, 2).reshape(o, -1)  # free for channel-major dy
             dW_part = (dy2 @ cols[: c * k].T).reshape(o, c, k)  # without the ones row
-            db_part = dy2.sum(axis=1)
+            db_part = dy2.sum(axis=1) if bias_grad else None
             dxp = None
             if input_grad:
                 dcols = (W.reshape(o, c * k).T @ dy2).reshape(c, k, nc, out_len)
                 dxp = np.zeros((c, nc, lp), dtype=dtype)
                 col2im(dcols.transpose(2, 0, 1, 3), s, d, out=dxp.transpose(1, 0, 2))
         dW += dW_part
-        db += db_part
+        if db_part is not None:
+            db += db_part
         if dxp is None:
             continue
         if chunk >= n:  # one chunk: the gradient is a view of the padded buffer, no copy

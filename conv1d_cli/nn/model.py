@@ -3,30 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 from conv1d_cli.nn.layers import Layer
-
-# NumPy's ufunc iterator, with its default 8192-element buffer, gathers operands into buffers
-# when a (C, 1) vector is broadcast along rows shorter than the buffer, e.g. batchnorm's
-# per-channel shift and scale on (C, N*L) activations of 16 x 150: 70-115 us per pass of a
-# 64 x 2400 float32 array instead of 23-30 us with rows read in place (numpy 2.4, one thread).
-# Buffers no longer than such rows keep every pass on the direct loop; nothing in the engine
-# needs buffering for dtype casts, so a short buffer costs nothing elsewhere.
-ENGINE_BUFSIZE = 512
-
-
-@contextmanager
-def short_ufunc_buffers() -> Iterator[None]:
-    """NumPy's ufunc buffer size set to ENGINE_BUFSIZE inside the block (restored after)."""
-    previous = np.setbufsize(ENGINE_BUFSIZE)
-    try:
-        yield
-    finally:
-        np.setbufsize(previous)
 
 
 @dataclass(frozen=True)
@@ -80,9 +61,8 @@ class Sequential:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """(N, ...) input -> (N, ...) output of the last layer."""
-        with short_ufunc_buffers():
-            for layer in self.layers:
-                x = layer.forward(x)
+        for layer in self.layers:
+            x = layer.forward(x)
         return x
 
     __call__ = forward
@@ -95,13 +75,12 @@ class Sequential:
         """
         if not self.layers:
             return grad
-        with short_ufunc_buffers():
-            for layer in reversed(self.layers[1:]):
-                grad = layer.backward(grad)
-            if not input_grad:
-                self.layers[0].backward_params(grad)
-                return None
-            return self.layers[0].backward(grad)
+        for layer in reversed(self.layers[1:]):
+            grad = layer.backward(grad)
+        if not input_grad:
+            self.layers[0].backward_params(grad)
+            return None
+        return self.layers[0].backward(grad)
 
     def train(self, mode: bool = True) -> Sequential:
         self.training = bool(mode)
