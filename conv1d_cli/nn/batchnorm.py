@@ -96,9 +96,13 @@ class BatchNorm1d(Layer):
         if self.training:
             if count < 2:
                 raise ValueError("batchnorm1d needs more than one value per channel in training")
-            mean = rows.sum(axis=tuple(range(1, rows.ndim))) / count
-            centred = np.subtract(rows, mean.reshape(per_row), order="C")
+            # One copy into channel rows first: summing and centring contiguous rows in place
+            # is faster than both passes on a conv's strided output (85 + 129 us -> 22-40 +
+            # 55 + 30 for 64 x 16 x 150 float32), and NumPy's pairwise sum stays accurate.
+            centred = np.array(rows, order="C")
             flat = centred.reshape(c, count)
+            mean = flat.sum(axis=1) / count
+            flat -= mean[:, None]
             # Variance from the centred copy we need anyway: exact two-pass formula.
             var = np.einsum("ij,ij->i", flat, flat) / count
             m = self.momentum  # running stats use the unbiased variance, as in PyTorch
