@@ -9,8 +9,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from readme_text import README_HEAD
-
 
 def _version(name: str) -> str | None:
     try:
@@ -358,4 +356,6 @@ def markdown(results: dict) -> str:
 
 
 def write_readme(path: Path, tables: str) -> None:
-    path.write_text(README_HEAD + tables)
+    """benchmarks/README.md: the fixed text of readme_head.md, then the tables."""
+    head = Path(__file__).with_name("readme_head.md").read_text()
+    path.write_text(head + tables)
