@@ -262,13 +262,22 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
     return apply_name_default(_validate(doc.data, source, overrides, origins), path)
 
 
-def load_config_dict(raw: Mapping[str, Any], source: str, overrides: Sequence[str] = ()) -> Config:
+def load_config_dict(
+    raw: Mapping[str, Any],
+    source: str,
+    overrides: Sequence[str] = (),
+    *,
+    kind_follows_path: bool = True,
+) -> Config:
     """``load_config`` for a mapping already parsed (a checkpoint's config); ``source`` names it.
 
-    The name is left as it is (a mapping has no file stem to default to). ``--set data.path=...``
-    without data.dataset lets the new file's suffix pick a file kind again (.ts -> .tsv).
+    The name is left as it is (a mapping has no file stem to default to). For a stored config
+    (``kind_follows_path``), ``--set data.path=...`` without data.dataset lets the new file's
+    suffix pick a file kind again (.ts -> .tsv); a config a person wrote keeps its dataset, as
+    ``load_config`` does.
     """
-    return _validate(_plain(raw), source, overrides, _Origins({}, {}), kind_follows_path=True)
+    origins = _Origins({}, {})
+    return _validate(_plain(raw), source, overrides, origins, kind_follows_path=kind_follows_path)
 
 
 def apply_name_default(cfg: Config, path: str | Path) -> Config:

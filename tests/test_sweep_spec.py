@@ -9,10 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from conv1d_cli.cli import app
+from conv1d_cli.config import load_config
 from conv1d_cli.sweep.plan import make_plan
 from conv1d_cli.sweep.search import grid_params, random_params
 from conv1d_cli.sweep.spec import load_sweep
-from tests.sweep_helpers import write_sweep
+from tests.sweep_helpers import BASE, write_sweep
 
 runner = CliRunner()
 
@@ -289,3 +290,14 @@ def test_a_trial_starts_fresh_resumes_or_refuses_a_live_run(tmp_path):
     (run / "checkpoints").mkdir(parents=True)
     (run / "checkpoints" / "last.safetensors").write_bytes(b"")
     assert train_argv(job) == ["train", "--resume", str(run), "--quiet"]
+
+
+def test_a_sweep_over_data_path_keeps_the_dataset_the_base_config_names(tmp_path):
+    """As ``conv1d train base.yaml --set data.path=x.ts`` does: only a stored config's kind
+    follows a new path's suffix (eval, resume), not one a person wrote."""
+    base = BASE.replace("{dataset: digits, limit: 400,", "{dataset: csv, path: a.csv,")
+    path = write_sweep(tmp_path, "parameters:\n  data.path: {values: [b.ts, c.csv]}\n", base)
+    plan = make_plan(path)
+    assert [plan.trial_config(t, "t").data.dataset for t in plan.trials] == ["csv", "csv"]
+    by_train = load_config(tmp_path / "base.yaml", ["data.path=b.ts"])
+    assert by_train.data.dataset == "csv"

@@ -39,8 +39,10 @@ class Plan:
         return (Path(base.output.runs_dir) / self.name).absolute()
 
     def trial_config(self, params: dict[str, Any], source: str) -> Config:
-        """The full, validated config of a trial with these parameters."""
-        return load_config_dict(self.sweep.base_raw, source, overrides_for(params))
+        """The full, validated config of a trial with these parameters (as ``conv1d train
+        BASE --set ...`` would read it: a dataset the base config names stays)."""
+        overrides = overrides_for(params)
+        return load_config_dict(self.sweep.base_raw, source, overrides, kind_follows_path=False)
 
 
 def make_plan(path: str | Path) -> Plan:
