@@ -32,8 +32,12 @@ def _find_gemms() -> dict[np.dtype, object]:
     """{float32: sgemm, float64: dgemm} from NumPy's bundled OpenBLAS, or {} when absent."""
     if os.environ.get(_ENV_SWITCH, "1") == "0":
         return {}
-    libs_dir = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    for path in sorted(glob.glob(os.path.join(libs_dir, "*openblas*"))):
+    # Where NumPy's wheels put their OpenBLAS: numpy.libs/ beside the package (Linux, Windows),
+    # numpy/.dylibs/ inside it (macOS).
+    package = os.path.dirname(np.__file__)
+    candidates = [os.path.join(os.path.dirname(package), "numpy.libs", "*openblas*")]
+    candidates.append(os.path.join(package, ".dylibs", "*openblas*"))
+    for path in sorted(p for pattern in candidates for p in glob.glob(pattern)):
         try:
             lib = ctypes.CDLL(path)  # already loaded by NumPy: the same handle, no new copy
         except OSError:
