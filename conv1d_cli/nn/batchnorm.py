@@ -4,9 +4,9 @@ Every pass works on the channels as rows: (C, N, L) (or (F, N)) arrays with C-co
 so each channel's values are one long run and every elementwise pass is a plain SIMD loop with a
 (C, 1, 1) broadcast. That is the memory order the convolutions already produce (channel-major,
 see functional.py), and the output keeps it: ``forward`` returns a transposed view of its
-(C, N, L) result. Passes over the data, each one read or one read and one write: forward 5 in
-training (sum, centre, sum of squares, scale, shift), backward 4 plus two reductions; the
-previous version made 6 and 6 on (N, C, L) strides, 2-3x PyTorch's time at batch 16.
+(C, N, L) result. Passes over the data in training: forward a copy into channel rows, then
+sum, centre, sum of squares, scale, shift; backward two reductions and 4 elementwise passes. The
+previous version made 6 and 6 passes on (N, C, L) strides, 2-3x PyTorch's time at batch 16.
 
 The training statistics are PyTorch's: biased variance to normalize, unbiased variance into
 ``running_var``, momentum on the running statistics.
@@ -43,6 +43,11 @@ def short_ufunc_buffers() -> Iterator[None]:
         np.setbufsize(previous)
 
 
+def _swap_first_axes(a: np.ndarray) -> np.ndarray:
+    """(A, B, L) -> (B, A, L) or (A, B) -> (B, A), a view: its own inverse."""
+    return a.T if a.ndim == 2 else a.transpose(1, 0, 2)
+
+
 class BatchNorm1d(Layer):
     """Per-channel normalization of (N, C, L) over (N, L), or of (N, F) over N (PyTorch rules)."""
 
@@ -76,7 +81,12 @@ class BatchNorm1d(Layer):
                 f"batchnorm1d expects (batch, {self.num_features}) or "
                 f"(batch, {self.num_features}, length) input, got {x.shape}"
             )
-        return x.T if x.ndim == 2 else x.transpose(1, 0, 2)
+        return _swap_first_axes(x)
+
+    @staticmethod
+    def _unrows(rows: np.ndarray) -> np.ndarray:
+        """The inverse view of ``_rows``: (C, N, L) -> (N, C, L), (F, N) -> (N, F)."""
+        return _swap_first_axes(rows)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """(N, C, L) or (N, C) -> same shape, stored channel-major."""
@@ -118,7 +128,7 @@ class BatchNorm1d(Layer):
         y = np.multiply(centred, scale.reshape(per_row))
         y += self.params["beta"].reshape(per_row)
         self._cache = (centred, inv_std, count, self.training)
-        return y.T if y.ndim == 2 else y.transpose(1, 0, 2)
+        return self._unrows(y)
 
     def _backward(self, grad_y: np.ndarray) -> np.ndarray:
         centred, inv_std, count, training = self._cache
@@ -133,15 +143,13 @@ class BatchNorm1d(Layer):
         self.grads["beta"][...] = dbeta
         scale = self.params["gamma"] * inv_std
         if not training:  # the statistics were constants
-            dx = np.multiply(grad_flat, scale[:, None]).reshape(centred.shape)
-            return dx.T if dx.ndim == 2 else dx.transpose(1, 0, 2)
+            return self._unrows(np.multiply(grad_flat, scale[:, None]).reshape(centred.shape))
         # dx = scale * (dy - xhat * dgamma / count - dbeta / count), with xhat from centred.
         dx = np.multiply(flat, (inv_std * dgamma / count)[:, None])
         dx += (dbeta / count)[:, None]
         np.subtract(grad_flat, dx, out=dx)
         dx *= scale[:, None]
-        dx = dx.reshape(centred.shape)
-        return dx.T if dx.ndim == 2 else dx.transpose(1, 0, 2)
+        return self._unrows(dx.reshape(centred.shape))
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         shape = tuple(int(v) for v in input_shape)
