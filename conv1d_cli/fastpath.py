@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -41,6 +42,11 @@ from conv1d_cli.nn import functional as fn
 # KiB (more Python overhead per sample) and than 1-4 MiB (benchmarks/README.md).
 CHUNK_BYTES = 512 * 2**10
 MAX_CHUNK = 256
+# Chunks quicker than this run one after another on one thread: with 2 threads allowed, on the
+# 2-core benchmark machine (quiet), the course network's 0.36 ms chunks ran at 52,000 samples/s
+# in two threads and 65,000 in one; mnist.yaml's and deep.yaml's ~2.2 ms chunks ran 1.2-1.3x
+# faster in two threads (2026-12-01).
+PARALLEL_MIN_CHUNK_S = 0.001
 
 
 class InferenceRunner:
@@ -67,7 +73,11 @@ class InferenceRunner:
         # Chunks run in parallel, one per thread, each with single-threaded BLAS: a chunk's
         # GEMMs are too small to split between threads (their synchronisation cost more than
         # the arithmetic, and one thread descheduled by another process stalls the other).
+        # Unless a chunk is quick: then the threads mostly wait for each other's GIL, and one
+        # thread is faster (timed on the first chunk, which runs alone anyway).
+        began = time.perf_counter()
         first = _run(steps, x[: self.chunk])
+        quick = time.perf_counter() - began < PARALLEL_MIN_CHUNK_S
         if len(x) <= self.chunk:
             return first
         out = np.empty((len(x), *first.shape[1:]), dtype=first.dtype)
@@ -78,6 +88,11 @@ class InferenceRunner:
             out[start : start + self.chunk] = _run(steps, x[start : start + self.chunk])
 
         threads = min(blas_threads(), len(starts))
+        if quick and threads > 1:  # one thread, whose GEMMs are too small to split either
+            with _controller().limit(limits=1, user_api="blas"):
+                for start in starts:
+                    work(start)
+            return out
         if threads <= 1 or not all(getattr(step, "pure", False) for step in steps):
             for start in starts:
                 work(start)

@@ -7,7 +7,7 @@ import pytest
 from test_onnx_export import CONV, HEAD, LAYER_CASES, loaded_model
 from threadpoolctl import threadpool_limits
 
-from conv1d_cli import nn
+from conv1d_cli import fastpath, nn
 from conv1d_cli.config import load_config
 from conv1d_cli.fastpath import InferenceRunner
 
@@ -32,7 +32,10 @@ def _compare(loaded, runner: InferenceRunner, n: int = 37) -> None:
 
 @pytest.mark.parametrize("name", sorted(LAYER_CASES) + sorted(EXTRA_CASES))
 @pytest.mark.parametrize("threads", [1, 2])
-def test_every_layer_kind_in_small_chunks(name, threads):
+def test_every_layer_kind_in_small_chunks(name, threads, monkeypatch):
+    # Chunks this small are quick, and quick chunks run on one thread: lift that rule so two
+    # threads really run chunks in parallel (the rule itself: test_quick_chunks_run_on_one_thread).
+    monkeypatch.setattr(fastpath, "PARALLEL_MIN_CHUNK_S", 0.0)
     layers = {**LAYER_CASES, **EXTRA_CASES}[name]
     if not layers or layers[-1]["type"] != "globalavgpool1d":
         layers = layers + HEAD
@@ -78,3 +81,22 @@ def test_training_mode_is_restored():
     x = np.ones((3, *loaded.input_shape), np.float32)
     np.testing.assert_array_equal(runner.logits(x), runner.logits(x))  # no dropout
     assert loaded.model.training
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_quick_chunks_run_on_one_thread(quick, monkeypatch):
+    """Chunks quicker than PARALLEL_MIN_CHUNK_S (timed on the first) skip the thread pool."""
+    pools = []
+
+    class CountingPool(fastpath.ThreadPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            pools.append(args)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(fastpath, "ThreadPoolExecutor", CountingPool)
+    monkeypatch.setattr(fastpath, "PARALLEL_MIN_CHUNK_S", 3600.0 if quick else 0.0)
+    loaded = loaded_model([CONV, *HEAD])
+    runner = InferenceRunner(loaded.model, loaded.input_shape, chunk_bytes=2000)
+    with threadpool_limits(2):
+        _compare(loaded, runner)
+    assert len(pools) == (0 if quick else 1)
