@@ -39,6 +39,7 @@ import supervise  # noqa: E402
 import workers  # noqa: E402
 from contention import CLEAN, Meter  # noqa: E402
 from supervise import CTX, WorkerFailed, announce, in_fresh_process  # noqa: E402
+from workers import NUMPY_WORKERS  # noqa: E402
 
 from conv1d_cli.config import load_config  # noqa: E402
 
@@ -160,6 +161,10 @@ def _config_rounds(
         row["eval_time_ratio_numpy_over_torch"] = float(
             np.median([t / n for n, t in zip(evals["numpy"], evals["torch"], strict=True)])
         )
+        if NUMPY_WORKERS in row:
+            ratios = [t / n for n, t in zip(train[NUMPY_WORKERS], train["torch"], strict=True)]
+            row["epoch_time_ratio_workers_over_torch"] = float(np.median(ratios))
+            row["epoch_time_ratios_workers_all"] = [round(v, 3) for v in ratios]
     return row
 
 
@@ -178,7 +183,9 @@ def compare_templates(engines: list[str], args: Any) -> list[dict]:
     for name, path in TEMPLATES:
         print(f"template {name} ...", flush=True)
         batch = load_config(ROOT / path).train.batch_size
-        row = compare_or_fail(name, path, engines, args, TEMPLATE_SHAPE, batch)
+        # With 2+ threads the engine also trains on one process per thread (train.workers).
+        here = engines + ([NUMPY_WORKERS] if args.threads > 1 and "torch" in engines else [])
+        row = compare_or_fail(name, path, here, args, TEMPLATE_SHAPE, batch)
         row["threads"] = args.threads
         rows.append(row)
     return rows

@@ -8,6 +8,7 @@ of wall time x CPUs, and prefers repeats where that share stayed small.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import time
@@ -23,6 +24,15 @@ def _busy_seconds() -> float:
     except OSError:
         return 0.0
     return (sum(values) - values[3] - values[4]) / TICK  # minus idle and iowait
+
+
+def with_children(pids: list[int]) -> list[int]:
+    """``pids`` and their child processes (a data-parallel engine's workers are its own)."""
+    found = list(pids)
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError):
+            found += [int(v) for v in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return found
 
 
 def _cpu_seconds(pids: list[int]) -> float:
@@ -42,7 +52,7 @@ class Meter:
     """``with Meter(pids) as m: ...`` then ``m.others``: other processes' share of the CPUs."""
 
     def __init__(self, pids: list[int] | None = None) -> None:
-        self.pids = list(pids or [])
+        self.pids = with_children(list(pids or []))
         self.others = 0.0
 
     def __enter__(self) -> Meter:

@@ -81,7 +81,9 @@ class Supervised:
     ) -> None:
         self.label, self.timeout = label, timeout
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=guarded, args=(target, child, *args), daemon=True)
+        # Not daemonic: the numpy-workers engine starts processes of its own (daemonic ones may
+        # not). Every caller closes its workers in a finally, which kills and reaps them.
+        self.proc = ctx.Process(target=guarded, args=(target, child, *args), daemon=False)
         self.proc.start()
         child.close()  # only the worker holds its end now: its death closes the pipe
 

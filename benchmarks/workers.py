@@ -23,6 +23,7 @@ from conv1d_cli.config import load_config, load_config_dict
 from conv1d_cli.data.idx import read_idx
 from conv1d_cli.fastpath import InferenceRunner
 from conv1d_cli.nn import keep_freed_memory
+from conv1d_cli.nn.dataparallel import DataParallel
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
@@ -48,15 +49,26 @@ def _limit_threads(engine: str, threads: int) -> Any:
     return limiter
 
 
+# conv1d's engine training on one process per thread (train.workers = threads, each process
+# with one BLAS thread; conv1d_cli/nn/dataparallel.py); its eval is "numpy"'s.
+NUMPY_WORKERS = "numpy-workers"
+
+
 class Net:
     """One network in one engine with numpy-facing ``train_step(x, y)`` and ``predict(x)``."""
 
-    def __init__(self, engine: str, config: str | dict, input_shape: tuple[int, int]) -> None:
+    def __init__(
+        self, engine: str, config: str | dict, input_shape: tuple[int, int], threads: int = 1
+    ) -> None:
         cfg = load_cfg(config)
         self.cfg = cfg
         rng = np.random.default_rng(cfg.seed)
         model = build_model(cfg.model, input_shape, 10, rng, "float32")
-        if engine == "numpy":
+        self.parallel = None
+        if engine == NUMPY_WORKERS and threads > 1:
+            self.parallel = DataParallel(model, threads)
+            self._numpy(self.parallel, cfg, input_shape)
+        elif engine in ("numpy", NUMPY_WORKERS):
             self._numpy(model, cfg, input_shape)
         else:
             import torch_reference as tr
@@ -83,7 +95,8 @@ class Net:
 
         self.train_step = train_step
         # conv1d eval/predict's forward pass (conv1d_cli/fastpath.py), as the eval column says.
-        self.predict = InferenceRunner(model, tuple(input_shape)).logits
+        inner = model.model if isinstance(model, DataParallel) else model
+        self.predict = InferenceRunner(inner, tuple(input_shape)).logits
         self.train_mode, self.eval_mode = model.train, model.eval
 
 
@@ -93,12 +106,14 @@ def serve(conn: Any, engine: str, config: str | dict, input_shape: tuple, thread
     limiter = _limit_threads(engine, threads)
     rng = np.random.default_rng(0)
     rss_base = peak_rss_mb()
-    net = Net(engine, config, tuple(input_shape))
+    net = Net(engine, config, tuple(input_shape), threads)
     data: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     conn.send({"ready": True})
     while True:
         msg = conn.recv()
         if msg[0] == "stop":
+            if net.parallel is not None:
+                net.parallel.close()
             conn.send({"rss_base_mb": rss_base, "peak_rss_mb": peak_rss_mb()})
             break
         kind, batch, count = msg

@@ -210,6 +210,9 @@ class TrainConfig(StrictModel):
     eval_batch_size: PositiveInt = 1000
     dtype: Literal["float32", "float64"] = "float32"
     early_stopping: EarlyStoppingConfig | None = None
+    # Processes that each train a slice of every batch (conv1d_cli/nn/dataparallel.py), each
+    # with one BLAS thread; 1: this process alone, with all of BLAS's threads.
+    workers: int = Field(default=1, ge=1, le=64)
 
 
 class OutputConfig(StrictModel):
@@ -258,6 +261,23 @@ class Config(StrictModel):
                     "data.val_split is 0, allowed without one: train_acc, train_loss",
                 },
             )
+        return self
+
+    @model_validator(mode="after")
+    def _workers_without_dropout(self) -> Config:
+        """Dropout's masks come from the trainer's one generator: one process must draw them."""
+        if self.train.workers > 1:
+            for path, spec in iter_specs(self.model.layers, "model.layers"):
+                if spec.type == "dropout":
+                    raise PydanticCustomError(
+                        "config_rule",
+                        "{message}",
+                        {
+                            "loc": ("train", "workers"),
+                            "message": f"{self.train.workers} workers cannot train a network "
+                            f"with dropout ({path}); allowed with dropout: 1",
+                        },
+                    )
         return self
 
 

@@ -11,6 +11,7 @@ import contextlib
 import math
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from conv1d_cli.build import build_schedule
 from conv1d_cli.config import Config
 from conv1d_cli.diagnostics import warn_if_stuck
 from conv1d_cli.errors import StorageError, TrainingDiverged, TrainingInterrupted
+from conv1d_cli.nn.dataparallel import DataParallel
 from conv1d_cli.progress import Reporter, SilentReporter, format_epoch_line
 from conv1d_cli.report import evaluate, plot_curves
 from conv1d_cli.runs import (
@@ -127,7 +129,8 @@ class Trainer:
         error leaves ``failed`` and its one-line message, then propagates.
         """
         try:
-            return self._fit()
+            with self._workers():
+                return self._fit()
         except (TrainingInterrupted, TrainingDiverged):
             raise  # they wrote their own status
         except KeyboardInterrupt:  # a second Ctrl-C: stop now, without a checkpoint
@@ -140,6 +143,19 @@ class Trainer:
             text = (str(exc).strip().splitlines() or [""])[0]
             self._record_ending(RunStatus.FAILED, f"{type(exc).__name__}: {text}")
             raise
+
+    @contextlib.contextmanager
+    def _workers(self) -> Iterator[None]:
+        """With ``train.workers`` > 1, ``self.model`` trains on that many processes meanwhile."""
+        if self.cfg.train.workers == 1:
+            yield
+            return
+        model = self.model
+        with DataParallel(model, self.cfg.train.workers) as self.model:
+            try:
+                yield
+            finally:
+                self.model = model
 
     def _fit(self) -> RunResult:
         epochs = self.cfg.train.epochs

@@ -1,0 +1,315 @@
+"""Data-parallel training: every batch split between processes, their gradients summed.
+
+Why processes: at batch 16 about 40% of a template's training step is elementwise NumPy
+(batchnorm, ReLU, residual sums, Adam) that runs on one thread whatever BLAS may use, and its
+GEMMs are too small for BLAS to split well. Threads of one process lose the gain waiting for
+the GIL (two threads each training half a batch of fcn.yaml: 14.5 ms per pair of halves against
+~20 ms one after the other, where 11 ms would be even; 2026-12-01). Processes have no GIL to
+share: with ``train.workers: W`` this process (rank 0) and W - 1 worker processes each run
+forward and backward on a contiguous slice of every batch, each with one BLAS thread.
+
+What is shared, and how:
+- parameters: one shared-memory block; every process's layers hold views of it, so the
+  optimizer's in-place update in rank 0 is every process's next weights, with no copy;
+- gradients: each worker copies its share into its own shared block after backward; rank 0
+  adds the shares to its own in rank order;
+- batchnorm: per-channel totals summed over the processes (``BatchNorm1d.allreduce``), so the
+  statistics, running statistics and input gradients are the whole batch's;
+- everything else (a slice of the batch, its logits, a slice of the loss gradient, the totals)
+  goes through one pipe per worker. The processes move in lockstep, so messages come in a
+  known order; each carries its kind so that an error or a stop is never taken for data.
+
+Results equal one process's up to float rounding (the same sums in another order) and are the
+same on every run with the same number of workers. Eval-mode passes run in rank 0 alone.
+Dropout draws its masks from the trainer's one generator, so models with dropout are refused
+(``dropout_layer_path``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import signal
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from conv1d_cli.nn.alloc import keep_freed_memory
+from conv1d_cli.nn.batchnorm import BatchNorm1d
+from conv1d_cli.nn.layers import Dropout, Layer
+from conv1d_cli.nn.model import Sequential
+
+# Seconds between checks that a silent peer process is still alive while waiting for it.
+LIVENESS_POLL_S = 0.5
+# How long a process waiting for its peer polls without sleeping. A step of resnet1d.yaml waits
+# ~38 times (3 per batchnorm, then logits and gradients); a process that sleeps and is woken
+# each time ran its own half 1.5-2x slower than alone (cold caches on a virtual CPU: rank 0 at
+# 37-41 ms of CPU per step, 17 ms for the same half alone; spinning up to 2 ms: 23-25 ms).
+SPIN_S = 0.002
+ALIGN_BYTES = 64  # each shared array starts on a cache line
+
+
+class WorkerError(RuntimeError):
+    """A data-parallel worker failed or stopped; the message says which and why."""
+
+
+def leaf_layers(layers: Sequential | list[Layer], path: str = "") -> Iterator[tuple[str, Layer]]:
+    """(path, layer) for every layer that is not a block, blocks entered depth first."""
+    for i, layer in enumerate(layers):
+        here = f"{path}{i}"
+        children = getattr(layer, "named_children", None)
+        if children is None:
+            yield here, layer
+            continue
+        for name, child in children():
+            inner = child if isinstance(child, Sequential) else [child]
+            yield from leaf_layers(inner, f"{here}.{name}.")
+
+
+def dropout_layer_path(model: Sequential) -> str | None:
+    """The qualified index of the first dropout layer ("3", "2.layers.1"), None without one."""
+    return next((path for path, layer in leaf_layers(model) if isinstance(layer, Dropout)), None)
+
+
+class SharedArrays:
+    """Named arrays laid end to end in one block of shared memory (inheritable by workers)."""
+
+    def __init__(self, like: dict[str, np.ndarray], block: Any = None) -> None:
+        self.layout = [(name, a.shape, a.dtype.str) for name, a in like.items()]
+        offsets, size = [], 0
+        for _, shape, dtype in self.layout:
+            offsets.append(size)
+            nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+            size += -(-nbytes // ALIGN_BYTES) * ALIGN_BYTES
+        self.block = mp.get_context("spawn").RawArray("b", max(size, 1)) if block is None else block
+        buffer = memoryview(self.block).cast("B")
+        self.arrays = {
+            name: np.ndarray(shape, np.dtype(dtype), buffer=buffer, offset=offset)
+            for (name, shape, dtype), offset in zip(self.layout, offsets, strict=True)
+        }
+
+
+def bind_parameters(model: Sequential, shared: SharedArrays) -> None:
+    """Make every layer's parameter arrays the shared views (values copied in first)."""
+    for path, layer in leaf_layers(model):
+        for key, array in layer.params.items():
+            view = shared.arrays[f"{path}.{key}"]
+            if array is not view:
+                view[...] = array
+                layer.params[key] = view
+
+
+def batchnorm_layers(model: Sequential) -> list[BatchNorm1d]:
+    return [layer for _, layer in leaf_layers(model) if isinstance(layer, BatchNorm1d)]
+
+
+def wait_spinning(conn: Any, seconds: float = SPIN_S) -> None:
+    """Return when ``conn`` has a message or ``seconds`` passed, without going to sleep."""
+    end = time.perf_counter() + seconds
+    while not conn.poll(0) and time.perf_counter() < end:
+        pass
+
+
+def _receive(conn: Any, expected: str, peer: str, alive: Any = None) -> Any:
+    """The payload of the next message, which must be of kind ``expected``."""
+    wait_spinning(conn)
+    while alive is not None and not conn.poll(LIVENESS_POLL_S):
+        if not alive():
+            raise WorkerError(f"{peer} stopped")
+    try:
+        kind, payload = conn.recv()
+    except (EOFError, OSError) as exc:
+        raise WorkerError(f"{peer} stopped") from exc
+    if kind == expected:
+        return payload
+    if kind == "error":
+        raise WorkerError(f"{peer} failed: {payload}")
+    raise WorkerError(f"{peer} sent {kind!r} where {expected!r} was due")
+
+
+class _Stop(Exception):
+    """Rank 0 asked this worker to stop."""
+
+
+def _worker_main(conn: Any, model: Sequential, params_block: Any, grads_block: Any) -> None:
+    """A worker's life: bind to the shared arrays, then serve forward/backward until told."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # rank 0's trainer handles Ctrl-C and stops us
+    keep_freed_memory()
+    limiter = threadpool_limits(limits=1, user_api="blas")  # noqa: F841 - held for life
+
+    def receive(expected: str) -> Any:
+        wait_spinning(conn)
+        try:
+            kind, payload = conn.recv()
+        except (EOFError, OSError):  # rank 0 is gone: nothing left to do
+            raise _Stop from None
+        if kind == "stop":
+            raise _Stop
+        if kind != expected:
+            raise WorkerError(f"got {kind!r} where {expected!r} was due")
+        return payload
+
+    def allreduce(local: np.ndarray) -> np.ndarray:
+        conn.send(("totals", local))
+        return receive("totals")
+
+    try:
+        params = SharedArrays(model.parameters(), params_block)
+        grads = SharedArrays(model.gradients(), grads_block)
+        bind_parameters(model, params)
+        for layer in batchnorm_layers(model):
+            layer.allreduce = allreduce
+        model.train()
+        while True:
+            x = receive("forward")
+            conn.send(("logits", model.forward(x)))
+            grad, input_grad = receive("backward")
+            grad_x = model.backward(grad, input_grad=input_grad)
+            for name, array in model.gradients().items():
+                grads.arrays[name][...] = array
+            conn.send(("gradients", grad_x))
+    except _Stop:
+        pass
+    except Exception as exc:  # reported to rank 0, which raises it as a WorkerError
+        text = (str(exc).strip().splitlines() or [""])[0]
+        with contextlib.suppress(OSError):
+            conn.send(("error", f"{type(exc).__name__}: {text}"))
+    finally:
+        conn.close()
+
+
+class DataParallel:
+    """``model`` trained on ``workers`` processes; otherwise it behaves as the model itself.
+
+    ``forward`` (N, ...) -> (N, K) and ``backward`` as Sequential's; in training mode each
+    process takes a contiguous slice of the batch. Use as a context manager, or call ``close``:
+    the worker processes stop there (and on their own if this process dies).
+    """
+
+    def __init__(self, model: Sequential, workers: int) -> None:
+        if workers < 2:
+            raise ValueError(f"DataParallel needs 2 or more workers, got {workers}")
+        if (path := dropout_layer_path(model)) is not None:
+            raise ValueError(f"data-parallel training does not support dropout (layer {path})")
+        self.model, self.workers = model, workers
+        self._closed, self._procs, self._conns = False, [], []
+        self._blas_limit = threadpool_limits(limits=1, user_api="blas")
+        self._params = SharedArrays(model.parameters())
+        bind_parameters(model, self._params)
+        self._bns = batchnorm_layers(model)
+        ctx = mp.get_context("spawn")  # fork would copy BLAS thread pools mid-use
+        self._grads: list[SharedArrays] = []
+        try:
+            for rank in range(1, workers):
+                grads = SharedArrays(model.gradients())
+                ours, theirs = ctx.Pipe()
+                proc = ctx.Process(
+                    target=_worker_main,
+                    args=(theirs, model, self._params.block, grads.block),
+                    name=f"conv1d-worker-{rank}",
+                    # Not daemonic, so training may run inside a daemonic process (a sweep's
+                    # trial); a worker whose rank 0 is gone reads end-of-file and exits.
+                    daemon=False,
+                )
+                proc.start()
+                theirs.close()
+                self._grads.append(grads)
+                self._conns.append(ours)
+                self._procs.append(proc)
+        except BaseException:
+            self.close()
+            raise
+        self._active = 0  # workers with a slice of the current batch
+
+    def __getattr__(self, name: str) -> Any:  # everything else is the model's
+        return getattr(self.model, name)
+
+    def __enter__(self) -> DataParallel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _recv(self, index: int, expected: str) -> Any:
+        proc = self._procs[index]
+        return _receive(
+            self._conns[index], expected, f"data-parallel worker {index + 1}", proc.is_alive
+        )
+
+    def _send(self, index: int, message: tuple) -> None:
+        try:
+            self._conns[index].send(message)
+        except OSError as exc:  # its end is closed: the worker is gone
+            raise WorkerError(f"data-parallel worker {index + 1} stopped") from exc
+
+    def _allreduce(self, local: np.ndarray) -> np.ndarray:
+        """Totals over rank 0 and the active workers, summed in rank order."""
+        total = np.array(local, dtype=np.float64)
+        for i in range(self._active):
+            total += self._recv(i, "totals")
+        for i in range(self._active):
+            self._send(i, ("totals", total))
+        return total
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """(N, ...) -> (N, K); in training mode rank 0 takes the first slice of the batch."""
+        if not self.model.training:
+            return self.model.forward(x)
+        bind_parameters(self.model, self._params)  # a no-op unless arrays were replaced
+        slices = np.array_split(np.arange(len(x)), min(self.workers, len(x)))
+        self._bounds = [(int(s[0]), int(s[-1]) + 1) for s in slices]
+        self._active = len(slices) - 1
+        for i, (start, stop) in enumerate(self._bounds[1:]):
+            self._send(i, ("forward", x[start:stop]))
+        for layer in self._bns:
+            layer.allreduce = self._allreduce if self._active else None
+        try:
+            start, stop = self._bounds[0]
+            parts = [self.model.forward(x[start:stop])]
+        finally:
+            for layer in self._bns:
+                layer.allreduce = None
+        parts += [self._recv(i, "logits") for i in range(self._active)]
+        return np.concatenate(parts)
+
+    def backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Gradient of the whole batch's output -> input gradient; ``gradients()`` summed."""
+        if not self.model.training:
+            return self.model.backward(grad, input_grad=input_grad)
+        for i, (start, stop) in enumerate(self._bounds[1:]):
+            self._send(i, ("backward", (grad[start:stop], input_grad)))
+        for layer in self._bns:
+            layer.allreduce = self._allreduce if self._active else None
+        try:
+            start, stop = self._bounds[0]
+            parts = [self.model.backward(grad[start:stop], input_grad=input_grad)]
+        finally:
+            for layer in self._bns:
+                layer.allreduce = None
+        parts += [self._recv(i, "gradients") for i in range(self._active)]
+        own = self.model.gradients()
+        for grads in self._grads[: self._active]:  # rank order: the same sum on every run
+            for name, array in own.items():
+                array += grads.arrays[name]
+        return np.concatenate(parts) if input_grad else None
+
+    def close(self) -> None:
+        """Stop the workers (waiting briefly, then terminating) and lift the BLAS limit."""
+        if self._closed:
+            return
+        for conn in self._conns:
+            with contextlib.suppress(OSError):
+                conn.send(("stop", None))
+        for proc in self._procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5)
+        for conn in self._conns:
+            conn.close()
+        self._procs, self._conns = [], []
+        self._closed = True
+        self._blas_limit.restore_original_limits()

@@ -1,0 +1,163 @@
+"""Data-parallel training (conv1d_cli/nn/dataparallel.py) against one process on the whole batch.
+
+The reference is the engine itself on one process: same logits, loss, gradients, running
+statistics and weights after optimizer steps, to float64 rounding (the sums run in another
+order). Worker processes are started and stopped inside each test; none may outlive it.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from conv1d_cli import nn
+from conv1d_cli.cli import app
+from conv1d_cli.commands import run_training, setup_training
+from conv1d_cli.nn.dataparallel import DataParallel, WorkerError, dropout_layer_path
+from conv1d_cli.optim import Adam
+
+runner = CliRunner()
+
+
+def blocks_network(rng: np.random.Generator, dtype: str = "float64") -> nn.Sequential:
+    """Conv + batchnorm, a residual block with a projection, a parallel block, batchnorm on
+    features: every place where samples of a batch meet."""
+    conv = lambda c_in, c_out, k, s=1: nn.Conv1d(  # noqa: E731
+        c_in, c_out, k, stride=s, padding="same" if s == 1 else k // 2, rng=rng, dtype=dtype
+    )
+    residual = nn.Residual(
+        nn.Sequential([conv(4, 6, 3, 2), nn.BatchNorm1d(6, dtype=dtype), nn.ReLU()]),
+        nn.Sequential([conv(4, 6, 1, 2), nn.BatchNorm1d(6, dtype=dtype)]),
+        nn.ReLU(),
+    )
+    parallel = nn.Parallel(
+        [
+            nn.Sequential([conv(6, 3, 1)]),
+            nn.Sequential([nn.MaxPool1d(3, stride=1, padding=1), conv(6, 2, 1)]),
+        ]
+    )
+    return nn.Sequential(
+        [
+            conv(2, 4, 5),
+            nn.BatchNorm1d(4, dtype=dtype),
+            nn.ReLU(),
+            residual,
+            parallel,
+            nn.GlobalAvgPool1d(),
+            nn.Dense(5, 8, rng=rng, dtype=dtype),
+            nn.BatchNorm1d(8, dtype=dtype),
+            nn.ReLU(),
+            nn.Dense(8, 3, rng=rng, dtype=dtype),
+        ]
+    )
+
+
+def _train_steps(model, x, y, steps: int = 3) -> list[tuple]:
+    """(logits, loss, gradients) of each step; Adam updates in between."""
+    loss_fn, optimizer, seen = nn.SoftmaxCrossEntropy(), Adam(lr=0.01), []
+    model.train()
+    for _ in range(steps):
+        logits = model.forward(x)
+        loss = loss_fn.forward(logits, y)
+        model.backward(loss_fn.backward(), input_grad=False)
+        grads = {k: v.copy() for k, v in model.gradients().items()}
+        seen.append((logits.copy(), loss, grads))
+        optimizer.step(model.parameters(), model.gradients())
+    return seen
+
+
+@pytest.mark.parametrize("workers, batch", [(2, 12), (3, 10), (3, 2)])
+def test_workers_train_like_one_process(workers, batch):
+    rng = np.random.default_rng(0)
+    single = blocks_network(rng)
+    twin = copy.deepcopy(single)
+    data = np.random.default_rng(1)
+    x = data.standard_normal((batch, 2, 24))
+    y = data.integers(0, 3, batch)
+    want = _train_steps(single, x, y)
+    with DataParallel(twin, workers) as parallel:
+        got = _train_steps(parallel, x, y)
+        for (logits_w, loss_w, grads_w), (logits_g, loss_g, grads_g) in zip(want, got, strict=True):
+            np.testing.assert_allclose(logits_g, logits_w, rtol=1e-10, atol=1e-12)
+            assert loss_g == pytest.approx(loss_w, rel=1e-12)
+            assert grads_g.keys() == grads_w.keys()
+            for name in grads_w:
+                np.testing.assert_allclose(grads_g[name], grads_w[name], rtol=1e-8, atol=1e-11)
+        state_w, state_g = single.state_dict(), parallel.state_dict()
+        # Weights after the updates and batchnorm's running statistics. A bias before a
+        # batchnorm has a zero gradient up to rounding, so Adam moves it by rounding noise.
+        for name in state_w:
+            np.testing.assert_allclose(state_g[name], state_w[name], rtol=1e-8, atol=1e-6)
+        # Eval mode runs in this process alone, with the same result.
+        single.eval(), parallel.eval()
+        np.testing.assert_allclose(parallel.forward(x), single.forward(x), rtol=1e-7, atol=1e-9)
+        procs = list(parallel._procs)
+    assert procs and not any(p.is_alive() for p in procs)
+
+
+def test_float32_batchnorm_statistics_match_one_process():
+    """Chan's combination of per-process statistics keeps float32 at float32's precision,
+    also when the mean is far from zero (where sum of squares minus square of sums fails)."""
+    layer = nn.BatchNorm1d(3, dtype="float32")
+    twin = copy.deepcopy(layer)
+    x = (np.random.default_rng(2).standard_normal((8, 3, 50)) + 300).astype(np.float32)
+    with DataParallel(nn.Sequential([twin]), 2) as parallel:
+        got = parallel.forward(x)
+    want = nn.Sequential([layer]).forward(x)
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-4)
+    np.testing.assert_allclose(twin.buffers["running_var"], layer.buffers["running_var"], 1e-4)
+
+
+def test_a_killed_worker_is_a_one_line_error_not_a_hang():
+    model = blocks_network(np.random.default_rng(0))
+    x, y = np.random.default_rng(1).standard_normal((6, 2, 24)), np.array([0, 1, 2, 0, 1, 2])
+    with DataParallel(model, 2) as parallel:
+        _train_steps(parallel, x, y, steps=1)
+        os.kill(parallel._procs[0].pid, signal.SIGKILL)
+        with pytest.raises(WorkerError, match="data-parallel worker 1 stopped"):
+            parallel.forward(x)
+
+
+def test_a_failing_worker_reports_its_error():
+    model = nn.Sequential([nn.Dense(4, 2)])
+    with DataParallel(model, 2) as parallel:
+        # Rank 0's slice fits; the worker's has the wrong width only if slices differ, so
+        # send the worker a bad slice directly: it answers with its error, then stops.
+        parallel._conns[0].send(("forward", np.zeros((2, 5))))
+        with pytest.raises(WorkerError, match="worker 1 failed: ValueError"):
+            parallel._recv(0, "logits")
+
+
+def test_dropout_is_refused_with_its_path():
+    model = nn.Sequential([nn.Dense(4, 4), nn.Dropout(0.5), nn.Dense(4, 2)])
+    assert dropout_layer_path(model) == "1"
+    with pytest.raises(ValueError, match=r"dropout \(layer 1\)"):
+        DataParallel(model, 2)
+
+
+def test_config_with_dropout_and_workers_is_one_line_exit_2(tiny_config):
+    assert "dropout" in tiny_config.read_text()
+    result = runner.invoke(app, ["train", str(tiny_config), "--set", "train.workers=2"])
+    assert result.exit_code == 2
+    assert "train.workers" in result.stderr and "model.layers[2]" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_training_run_with_workers_is_deterministic_and_close_to_one_process(tiny_config):
+    text = tiny_config.read_text()
+    tiny_config.write_text(text.replace("    - {type: dropout, rate: 0.1}\n", ""))
+    results = {}
+    for name, workers in (("one", 1), ("two", 2), ("two-again", 2)):
+        overrides = ["train.epochs=2", f"train.workers={workers}", "train.dtype=float64"]
+        setup = setup_training(tiny_config, overrides, name=name)
+        assert run_training(setup).status == "completed"
+        assert isinstance(setup.trainer.model, nn.Sequential)  # unwrapped after the run
+        results[name] = setup.trainer.model.state_dict()
+    for key, want in results["one"].items():
+        np.testing.assert_array_equal(results["two-again"][key], results["two"][key])
+        np.testing.assert_allclose(results["two"][key], want, rtol=1e-6, atol=1e-9)
