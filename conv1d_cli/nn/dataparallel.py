@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import pickle
 import signal
 import time
 from collections.abc import Iterator
@@ -50,6 +51,7 @@ LIVENESS_POLL_S = 0.5
 # 37-41 ms of CPU per step, 17 ms for the same half alone; spinning up to 2 ms: 23-25 ms).
 SPIN_S = 0.002
 ALIGN_BYTES = 64  # each shared array starts on a cache line
+TOTALS_TAG = b"T"  # first byte of a totals message; pickles start with b"\x80"
 
 
 class WorkerError(RuntimeError):
@@ -113,6 +115,23 @@ def wait_spinning(conn: Any, seconds: float = SPIN_S) -> None:
         pass
 
 
+def send_message(conn: Any, kind: str, payload: Any) -> None:
+    """Totals (float64 arrays) go as raw bytes behind a tag: a pickled tuple costs 3x as
+    much per round trip (85-100 us against 26-30 us, 385 values, two spinning processes)."""
+    if kind == "totals":
+        conn.send_bytes(TOTALS_TAG + np.ascontiguousarray(payload, np.float64).tobytes())
+    else:
+        conn.send((kind, payload))
+
+
+def read_message(conn: Any) -> tuple[str, Any]:
+    """The next (kind, payload) from ``conn``, as ``send_message`` wrote it."""
+    data = conn.recv_bytes()
+    if data[:1] == TOTALS_TAG:
+        return "totals", np.frombuffer(data[1:], np.float64)
+    return pickle.loads(data)
+
+
 def _receive(conn: Any, expected: str, peer: str, alive: Any = None) -> Any:
     """The payload of the next message, which must be of kind ``expected``."""
     wait_spinning(conn)
@@ -120,7 +139,7 @@ def _receive(conn: Any, expected: str, peer: str, alive: Any = None) -> Any:
         if not alive():
             raise WorkerError(f"{peer} stopped")
     try:
-        kind, payload = conn.recv()
+        kind, payload = read_message(conn)
     except (EOFError, OSError) as exc:
         raise WorkerError(f"{peer} stopped") from exc
     if kind == expected:
@@ -143,7 +162,7 @@ def _worker_main(conn: Any, model: Sequential, params_block: Any, grads_block: A
     def receive(expected: str) -> Any:
         wait_spinning(conn)
         try:
-            kind, payload = conn.recv()
+            kind, payload = read_message(conn)
         except (EOFError, OSError):  # rank 0 is gone: nothing left to do
             raise _Stop from None
         if kind == "stop":
@@ -153,7 +172,7 @@ def _worker_main(conn: Any, model: Sequential, params_block: Any, grads_block: A
         return payload
 
     def allreduce(local: np.ndarray) -> np.ndarray:
-        conn.send(("totals", local))
+        send_message(conn, "totals", local)
         return receive("totals")
 
     try:
@@ -239,9 +258,9 @@ class DataParallel:
             self._conns[index], expected, f"data-parallel worker {index + 1}", proc.is_alive
         )
 
-    def _send(self, index: int, message: tuple) -> None:
+    def _send(self, index: int, kind: str, payload: Any) -> None:
         try:
-            self._conns[index].send(message)
+            send_message(self._conns[index], kind, payload)
         except OSError as exc:  # its end is closed: the worker is gone
             raise WorkerError(f"data-parallel worker {index + 1} stopped") from exc
 
@@ -251,7 +270,7 @@ class DataParallel:
         for i in range(self._active):
             total += self._recv(i, "totals")
         for i in range(self._active):
-            self._send(i, ("totals", total))
+            self._send(i, "totals", total)
         return total
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -263,7 +282,7 @@ class DataParallel:
         self._bounds = [(int(s[0]), int(s[-1]) + 1) for s in slices]
         self._active = len(slices) - 1
         for i, (start, stop) in enumerate(self._bounds[1:]):
-            self._send(i, ("forward", x[start:stop]))
+            self._send(i, "forward", x[start:stop])
         for layer in self._bns:
             layer.allreduce = self._allreduce if self._active else None
         try:
@@ -280,7 +299,7 @@ class DataParallel:
         if not self.model.training:
             return self.model.backward(grad, input_grad=input_grad)
         for i, (start, stop) in enumerate(self._bounds[1:]):
-            self._send(i, ("backward", (grad[start:stop], input_grad)))
+            self._send(i, "backward", (grad[start:stop], input_grad))
         for layer in self._bns:
             layer.allreduce = self._allreduce if self._active else None
         try:
