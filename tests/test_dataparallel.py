@@ -8,11 +8,14 @@ order). Worker processes are started and stopped inside each test; none may outl
 from __future__ import annotations
 
 import copy
+import multiprocessing
 import os
 import signal
 
 import numpy as np
 import pytest
+from test_train import _start, _wait_for
+from threadpoolctl import threadpool_limits
 from typer.testing import CliRunner
 
 from conv1d_cli import nn
@@ -161,3 +164,84 @@ def test_training_run_with_workers_is_deterministic_and_close_to_one_process(tin
     for key, want in results["one"].items():
         np.testing.assert_array_equal(results["two-again"][key], results["two"][key])
         np.testing.assert_allclose(results["two"][key], want, rtol=1e-6, atol=1e-9)
+
+
+def _children(pid: int) -> list[int]:
+    path = f"/proc/{pid}/task/{pid}/children"
+    try:
+        with open(path) as handle:
+            return [int(v) for v in handle.read().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _start_with_workers(tiny_config):
+    text = tiny_config.read_text().replace("    - {type: dropout, rate: 0.1}\n", "")
+    tiny_config.write_text(text)
+    proc = _start(tiny_config, "--set", "train.epochs=200", "--set", "train.workers=2")
+    run = tiny_config.parent / "runs" / "tiny"
+    assert _wait_for(lambda: (run / "checkpoints" / "last.safetensors").exists(), 60)
+    workers = _children(proc.pid)
+    assert len(workers) >= 1 and all(_alive(pid) for pid in workers)
+    return proc, run, workers
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads /proc")
+def test_ctrl_c_with_workers_saves_and_stops_every_process(tiny_config):
+    proc, run, workers = _start_with_workers(tiny_config)
+    # A terminal's Ctrl-C reaches every process of the group: the workers ignore it.
+    for pid in [proc.pid, *workers]:
+        os.kill(pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert f"conv1d train --resume {run}" in err
+    assert _wait_for(lambda: not any(_alive(pid) for pid in workers), 10)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads /proc")
+def test_workers_end_when_the_training_process_is_killed(tiny_config):
+    proc, _, workers = _start_with_workers(tiny_config)
+    proc.kill()
+    proc.communicate(timeout=30)
+    assert _wait_for(lambda: not any(_alive(pid) for pid in workers), 15)
+
+
+def test_fewer_cores_than_workers_sleeps_instead_of_spinning():
+    """Two workers on one allowed core (a sweep's trial): still correct, and no spinning."""
+    rng = np.random.default_rng(0)
+    single = blocks_network(rng)
+    twin = copy.deepcopy(single)
+    x = np.random.default_rng(1).standard_normal((6, 2, 24))
+    y = np.array([0, 1, 2, 2, 1, 0])
+    with threadpool_limits(limits=1, user_api="blas"), DataParallel(twin, 2) as parallel:
+        assert parallel._spin_s == 0
+        got = _train_steps(parallel, x, y, steps=2)
+    want = _train_steps(single, x, y, steps=2)
+    np.testing.assert_allclose(got[-1][0], want[-1][0], rtol=1e-9, atol=1e-12)
+
+
+def _start_in_daemon(queue):
+    try:
+        DataParallel(nn.Sequential([nn.Dense(2, 2)]), 2)
+    except ValueError as exc:
+        queue.put(str(exc))
+
+
+def test_a_daemonic_process_gets_a_clear_error():
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_start_in_daemon, args=(queue,), daemon=True)
+    proc.start()
+    try:
+        message = queue.get(timeout=60)
+    finally:
+        proc.join(timeout=30)
+    assert "daemonic process" in message and "1 worker" in message

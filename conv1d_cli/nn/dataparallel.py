@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
 import pickle
 import signal
 import time
@@ -36,7 +37,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from conv1d_cli.nn.alloc import keep_freed_memory
 from conv1d_cli.nn.batchnorm import BatchNorm1d
@@ -108,7 +109,15 @@ def batchnorm_layers(model: Sequential) -> list[BatchNorm1d]:
     return [layer for _, layer in leaf_layers(model) if isinstance(layer, BatchNorm1d)]
 
 
-def wait_spinning(conn: Any, seconds: float = SPIN_S) -> None:
+def cores_allowed() -> int:
+    """The cores this process may use: its CPU affinity, within BLAS's thread limit (which
+    follows OMP_NUM_THREADS and ``threadpool_limits``)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    return max(1, min([cpus or 1, *blas]))
+
+
+def wait_spinning(conn: Any, seconds: float) -> None:
     """Return when ``conn`` has a message or ``seconds`` passed, without going to sleep."""
     end = time.perf_counter() + seconds
     while not conn.poll(0) and time.perf_counter() < end:
@@ -132,9 +141,9 @@ def read_message(conn: Any) -> tuple[str, Any]:
     return pickle.loads(data)
 
 
-def _receive(conn: Any, expected: str, peer: str, alive: Any = None) -> Any:
+def _receive(conn: Any, expected: str, peer: str, alive: Any, spin_s: float) -> Any:
     """The payload of the next message, which must be of kind ``expected``."""
-    wait_spinning(conn)
+    wait_spinning(conn, spin_s)
     while alive is not None and not conn.poll(LIVENESS_POLL_S):
         if not alive():
             raise WorkerError(f"{peer} stopped")
@@ -153,14 +162,16 @@ class _Stop(Exception):
     """Rank 0 asked this worker to stop."""
 
 
-def _worker_main(conn: Any, model: Sequential, params_block: Any, grads_block: Any) -> None:
+def _worker_main(
+    conn: Any, model: Sequential, params_block: Any, grads_block: Any, spin_s: float
+) -> None:
     """A worker's life: bind to the shared arrays, then serve forward/backward until told."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # rank 0's trainer handles Ctrl-C and stops us
     keep_freed_memory()
     limiter = threadpool_limits(limits=1, user_api="blas")  # noqa: F841 - held for life
 
     def receive(expected: str) -> Any:
-        wait_spinning(conn)
+        wait_spinning(conn, spin_s)
         try:
             kind, payload = read_message(conn)
         except (EOFError, OSError):  # rank 0 is gone: nothing left to do
@@ -215,6 +226,15 @@ class DataParallel:
             raise ValueError(f"data-parallel training does not support dropout (layer {path})")
         self.model, self.workers = model, workers
         self._closed, self._procs, self._conns = False, [], []
+        if mp.current_process().daemon:
+            raise ValueError(
+                f"{workers} workers cannot start from a daemonic process (a multiprocessing "
+                "pool's worker); train with 1 worker there"
+            )
+        # Spinning while waiting only pays when every process has a core of its own: with
+        # fewer (a sweep running trials side by side), a spinning process would take the core
+        # its peer needs, so the processes sleep between messages instead.
+        self._spin_s = SPIN_S if cores_allowed() >= workers else 0.0
         self._blas_limit = threadpool_limits(limits=1, user_api="blas")
         self._params = SharedArrays(model.parameters())
         bind_parameters(model, self._params)
@@ -227,7 +247,7 @@ class DataParallel:
                 ours, theirs = ctx.Pipe()
                 proc = ctx.Process(
                     target=_worker_main,
-                    args=(theirs, model, self._params.block, grads.block),
+                    args=(theirs, model, self._params.block, grads.block, self._spin_s),
                     name=f"conv1d-worker-{rank}",
                     # Not daemonic, so training may run inside a daemonic process (a sweep's
                     # trial); a worker whose rank 0 is gone reads end-of-file and exits.
@@ -253,10 +273,8 @@ class DataParallel:
         self.close()
 
     def _recv(self, index: int, expected: str) -> Any:
-        proc = self._procs[index]
-        return _receive(
-            self._conns[index], expected, f"data-parallel worker {index + 1}", proc.is_alive
-        )
+        peer, alive = f"data-parallel worker {index + 1}", self._procs[index].is_alive
+        return _receive(self._conns[index], expected, peer, alive, self._spin_s)
 
     def _send(self, index: int, kind: str, payload: Any) -> None:
         try:
