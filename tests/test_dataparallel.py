@@ -14,13 +14,14 @@ import signal
 
 import numpy as np
 import pytest
-from test_train import _start, _wait_for
+from test_train import StopAfter, _rows, _start, _wait_for, _weights
 from threadpoolctl import threadpool_limits
 from typer.testing import CliRunner
 
 from conv1d_cli import nn
 from conv1d_cli.cli import app
 from conv1d_cli.commands import run_training, setup_training
+from conv1d_cli.errors import TrainingInterrupted
 from conv1d_cli.nn.dataparallel import DataParallel, WorkerError, dropout_layer_path
 from conv1d_cli.optim import Adam
 
@@ -245,3 +246,22 @@ def test_a_daemonic_process_gets_a_clear_error():
     finally:
         proc.join(timeout=30)
     assert "daemonic process" in message and "1 worker" in message
+
+
+def test_an_interrupted_run_with_workers_resumes_bit_for_bit(tiny_config):
+    text = tiny_config.read_text().replace("    - {type: dropout, rate: 0.1}\n", "")
+    tiny_config.write_text(text)
+    overrides = ["train.epochs=2", "train.workers=2", "data.shift=1"]
+    reference = setup_training(tiny_config, overrides, name="reference")
+    run_training(reference)
+    reporter = StopAfter(5, signal.SIGTERM)
+    setup = setup_training(tiny_config, overrides, name="interrupted", reporter=reporter)
+    reporter.trainer = setup.trainer
+    with pytest.raises(TrainingInterrupted):
+        run_training(setup)
+    run = setup.trainer.run_dir
+    assert run_training(setup_training(None, resume=run)).status == "completed"
+    want, got = _weights(reference.trainer.run_dir), _weights(run)
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    assert _rows(run) == _rows(reference.trainer.run_dir)
