@@ -240,9 +240,11 @@ def run_section(section: str, engines: list[str], args: Any) -> dict:
         return {"layers": out}
     if section == "configs":
         out = {"configs": []}
+        # With 2+ threads the configs also train on one process per thread (train.workers).
+        here = engines + ([NUMPY_WORKERS] if args.threads > 1 and "torch" in engines else [])
         for name, path in CONFIGS:
             print(f"config {name} ...", flush=True)
-            out["configs"].append(compare_or_fail(name, path, engines, args))
+            out["configs"].append(compare_or_fail(name, path, here, args))
         if args.threads > 1 and "torch" in engines:
             # The same comparison on one thread shows how much each engine gains from more.
             one = argparse.Namespace(**{**vars(args), "threads": 1, "rounds": args.rounds // 2})

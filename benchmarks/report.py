@@ -202,11 +202,14 @@ def markdown(results: dict) -> str:
             "slower and noisier. Rerun on an idle machine.**"
         )
     has_torch = any("torch" in r for r in results.get("configs", []))
+    has_workers = any(WORKERS in r for r in results.get("configs", []))
     if results.get("configs"):
         parts.append("### Training and evaluation per config (batch 64; eval in batches of 1000)")
         header = ["config", "train samples/s", "eval samples/s", "peak RSS MB"]
         if has_torch:
             header += ["torch train/s", "torch eval/s", "torch peak MB", "epoch time numpy/torch"]
+        if has_workers:
+            header += ["train/s, workers = threads", "epoch time workers/torch"]
         header += ["rounds kept", "others' CPU"]
         rows = []
         for r in results["configs"]:
@@ -225,6 +228,9 @@ def markdown(results: dict) -> str:
                     _n(t["peak_rss_mb"]),
                     _ratio_cell(r),
                 ]
+            if has_workers:
+                w = r.get(WORKERS)
+                row += [_n(w["train_samples_per_s"]), _ratio_cell(r, "workers")] if w else ["–"] * 2
             row += [f"{r['rounds_used']}/{r['rounds_run']}", f"{r['others_cpu']:.0%}"]
             rows.append(row)
         parts.append(_table(header, rows))
@@ -233,7 +239,9 @@ def markdown(results: dict) -> str:
             "Rounds kept: repeats in which other processes used under 10% of the CPUs (all "
             "rounds are kept when none was that quiet); others' CPU: the most they used in a "
             "kept round. Epoch time numpy/torch: the median of the per-round ratios, then their "
-            "range in brackets."
+            "range in brackets. Workers = threads: the same config with `train.workers` set to "
+            "the thread count (one BLAS thread per process; the shipped configs train on one "
+            "process, so the targets read the one-process ratio)."
         )
     if results.get("configs_1_thread"):
         parts.append("### The same on 1 thread (numpy and torch both limited to one thread)")

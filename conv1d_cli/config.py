@@ -263,23 +263,6 @@ class Config(StrictModel):
             )
         return self
 
-    @model_validator(mode="after")
-    def _workers_without_dropout(self) -> Config:
-        """Dropout's masks come from the trainer's one generator: one process must draw them."""
-        if self.train.workers > 1:
-            for path, spec in iter_specs(self.model.layers, "model.layers"):
-                if spec.type == "dropout":
-                    raise PydanticCustomError(
-                        "config_rule",
-                        "{message}",
-                        {
-                            "loc": ("train", "workers"),
-                            "message": f"{self.train.workers} workers cannot train a network "
-                            f"with dropout ({path}); allowed with dropout: 1",
-                        },
-                    )
-        return self
-
 
 LOADER_NAMES = (
     "apply_name_default",

@@ -19,10 +19,9 @@ from threadpoolctl import threadpool_limits
 from typer.testing import CliRunner
 
 from conv1d_cli import nn
-from conv1d_cli.cli import app
 from conv1d_cli.commands import run_training, setup_training
 from conv1d_cli.errors import TrainingInterrupted
-from conv1d_cli.nn.dataparallel import DataParallel, WorkerError, dropout_layer_path
+from conv1d_cli.nn.dataparallel import DataParallel, WorkerError
 from conv1d_cli.optim import Adam
 
 runner = CliRunner()
@@ -30,7 +29,7 @@ runner = CliRunner()
 
 def blocks_network(rng: np.random.Generator, dtype: str = "float64") -> nn.Sequential:
     """Conv + batchnorm, a residual block with a projection, a parallel block, batchnorm on
-    features: every place where samples of a batch meet."""
+    features, dropout: every place where samples of a batch meet or draw random numbers."""
     conv = lambda c_in, c_out, k, s=1: nn.Conv1d(  # noqa: E731
         c_in, c_out, k, stride=s, padding="same" if s == 1 else k // 2, rng=rng, dtype=dtype
     )
@@ -56,6 +55,7 @@ def blocks_network(rng: np.random.Generator, dtype: str = "float64") -> nn.Seque
             nn.Dense(5, 8, rng=rng, dtype=dtype),
             nn.BatchNorm1d(8, dtype=dtype),
             nn.ReLU(),
+            nn.Dropout(0.3, rng=np.random.default_rng(7)),
             nn.Dense(8, 3, rng=rng, dtype=dtype),
         ]
     )
@@ -137,25 +137,8 @@ def test_a_failing_worker_reports_its_error():
             parallel._recv(0, "logits")
 
 
-def test_dropout_is_refused_with_its_path():
-    model = nn.Sequential([nn.Dense(4, 4), nn.Dropout(0.5), nn.Dense(4, 2)])
-    assert dropout_layer_path(model) == "1"
-    with pytest.raises(ValueError, match=r"dropout \(layer 1\)"):
-        DataParallel(model, 2)
-
-
-def test_config_with_dropout_and_workers_is_one_line_exit_2(tiny_config):
-    assert "dropout" in tiny_config.read_text()
-    result = runner.invoke(app, ["train", str(tiny_config), "--set", "train.workers=2"])
-    assert result.exit_code == 2
-    assert "train.workers" in result.stderr and "model.layers[2]" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-
-
 def test_training_run_with_workers_is_deterministic_and_close_to_one_process(tiny_config):
-    text = tiny_config.read_text()
-    tiny_config.write_text(text.replace("    - {type: dropout, rate: 0.1}\n", ""))
-    results = {}
+    results = {}  # tiny_config has dropout: rank 0 draws every mask
     for name, workers in (("one", 1), ("two", 2), ("two-again", 2)):
         overrides = ["train.epochs=2", f"train.workers={workers}", "train.dtype=float64"]
         setup = setup_training(tiny_config, overrides, name=name)
@@ -185,8 +168,6 @@ def _alive(pid: int) -> bool:
 
 
 def _start_with_workers(tiny_config):
-    text = tiny_config.read_text().replace("    - {type: dropout, rate: 0.1}\n", "")
-    tiny_config.write_text(text)
     proc = _start(tiny_config, "--set", "train.epochs=200", "--set", "train.workers=2")
     run = tiny_config.parent / "runs" / "tiny"
     assert _wait_for(lambda: (run / "checkpoints" / "last.safetensors").exists(), 60)
@@ -249,9 +230,7 @@ def test_a_daemonic_process_gets_a_clear_error():
 
 
 def test_an_interrupted_run_with_workers_resumes_bit_for_bit(tiny_config):
-    text = tiny_config.read_text().replace("    - {type: dropout, rate: 0.1}\n", "")
-    tiny_config.write_text(text)
-    overrides = ["train.epochs=2", "train.workers=2", "data.shift=1"]
+    overrides = ["train.epochs=2", "train.workers=2", "data.shift=1"]  # dropout included
     reference = setup_training(tiny_config, overrides, name="reference")
     run_training(reference)
     reporter = StopAfter(5, signal.SIGTERM)

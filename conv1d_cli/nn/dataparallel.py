@@ -21,8 +21,9 @@ What is shared, and how:
 
 Results equal one process's up to float rounding (the same sums in another order) and are the
 same on every run with the same number of workers. Eval-mode passes run in rank 0 alone.
-Dropout draws its masks from the trainer's one generator, so models with dropout are refused
-(``dropout_layer_path``).
+- dropout: rank 0 draws the whole batch's mask from the run's generator, exactly as one process
+  would, and sends each worker its slice (``Dropout.draw_keep``), so masks, results and exact
+  resume do not depend on the number of workers beyond rounding.
 """
 
 from __future__ import annotations
@@ -72,9 +73,8 @@ def leaf_layers(layers: Sequential | list[Layer], path: str = "") -> Iterator[tu
             yield from leaf_layers(inner, f"{here}.{name}.")
 
 
-def dropout_layer_path(model: Sequential) -> str | None:
-    """The qualified index of the first dropout layer ("3", "2.layers.1"), None without one."""
-    return next((path for path, layer in leaf_layers(model) if isinstance(layer, Dropout)), None)
+def dropout_layers(model: Sequential) -> list[Dropout]:
+    return [layer for _, layer in leaf_layers(model) if isinstance(layer, Dropout)]
 
 
 class SharedArrays:
@@ -192,6 +192,8 @@ def _worker_main(
         bind_parameters(model, params)
         for layer in batchnorm_layers(model):
             layer.allreduce = allreduce
+        for layer in dropout_layers(model):
+            layer.draw_keep = lambda shape: receive("mask")
         model.train()
         while True:
             x = receive("forward")
@@ -222,8 +224,6 @@ class DataParallel:
     def __init__(self, model: Sequential, workers: int) -> None:
         if workers < 2:
             raise ValueError(f"DataParallel needs 2 or more workers, got {workers}")
-        if (path := dropout_layer_path(model)) is not None:
-            raise ValueError(f"data-parallel training does not support dropout (layer {path})")
         self.model, self.workers = model, workers
         self._closed, self._procs, self._conns = False, [], []
         if mp.current_process().daemon:
@@ -239,6 +239,7 @@ class DataParallel:
         self._params = SharedArrays(model.parameters())
         bind_parameters(model, self._params)
         self._bns = batchnorm_layers(model)
+        self._dropouts = dropout_layers(model)
         ctx = mp.get_context("spawn")  # fork would copy BLAS thread pools mid-use
         self._grads: list[SharedArrays] = []
         try:
@@ -303,14 +304,31 @@ class DataParallel:
             self._send(i, "forward", x[start:stop])
         for layer in self._bns:
             layer.allreduce = self._allreduce if self._active else None
+        for layer in self._dropouts:
+            layer.draw_keep = self._keep_drawer(layer, len(x)) if self._active else None
         try:
             start, stop = self._bounds[0]
             parts = [self.model.forward(x[start:stop])]
         finally:
             for layer in self._bns:
                 layer.allreduce = None
+            for layer in self._dropouts:
+                layer.draw_keep = None
         parts += [self._recv(i, "logits") for i in range(self._active)]
         return np.concatenate(parts)
+
+    def _keep_drawer(self, layer: Dropout, batch: int) -> Any:
+        """``layer.draw_keep`` for rank 0: the whole batch's mask, drawn as one process draws
+        it (same generator, same shape, same order); each worker is sent its slice."""
+
+        def draw(shape: tuple[int, ...]) -> np.ndarray:
+            keep = layer.rng.random((batch, *shape[1:]), dtype=np.float32) >= layer.rate
+            for i, (start, stop) in enumerate(self._bounds[1:]):
+                self._send(i, "mask", keep[start:stop])
+            start, stop = self._bounds[0]
+            return keep[start:stop]
+
+        return draw
 
     def backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """Gradient of the whole batch's output -> input gradient; ``gradients()`` summed."""

@@ -281,12 +281,18 @@ class Dropout(Layer):
         self.rate = float(rate)
         self.rng = np.random.default_rng() if rng is None else rng
         self._mask: np.ndarray | None = None
+        # x's shape -> its keep mask (bool); None: drawn here from ``rng``. Data-parallel
+        # training sets it: one process draws the whole batch's mask, each takes its slice.
+        self.draw_keep: Callable[[tuple[int, ...]], np.ndarray] | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not self.training or self.rate == 0:
             self._mask = None
             return x
-        keep = self.rng.random(x.shape, dtype=np.float32) >= self.rate
+        if self.draw_keep is not None:
+            keep = self.draw_keep(x.shape)
+        else:
+            keep = self.rng.random(x.shape, dtype=np.float32) >= self.rate
         self._mask = keep.astype(x.dtype)
         self._mask *= 1.0 / (1.0 - self.rate)
         return x * self._mask
