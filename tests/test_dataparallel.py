@@ -11,6 +11,9 @@ import copy
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -21,7 +24,7 @@ from typer.testing import CliRunner
 from conv1d_cli import nn
 from conv1d_cli.commands import run_training, setup_training
 from conv1d_cli.errors import TrainingInterrupted
-from conv1d_cli.nn.dataparallel import DataParallel, WorkerError
+from conv1d_cli.nn.dataparallel import DataParallel, WorkerError, read_message, send_message
 from conv1d_cli.optim import Adam
 
 runner = CliRunner()
@@ -132,7 +135,7 @@ def test_a_failing_worker_reports_its_error():
     with DataParallel(model, 2) as parallel:
         # Rank 0's slice fits; the worker's has the wrong width only if slices differ, so
         # send the worker a bad slice directly: it answers with its error, then stops.
-        parallel._conns[0].send(("forward", np.zeros((2, 5))))
+        send_message(parallel._conns[0], "forward", np.zeros((2, 5)))
         with pytest.raises(WorkerError, match="worker 1 failed: ValueError"):
             parallel._recv(0, "logits")
 
@@ -244,3 +247,63 @@ def test_an_interrupted_run_with_workers_resumes_bit_for_bit(tiny_config):
     for name in want:
         np.testing.assert_array_equal(got[name], want[name], err_msg=name)
     assert _rows(run) == _rows(reference.trainer.run_dir)
+
+
+def test_messages_cross_as_raw_bytes_without_pickle():
+    ours, theirs = multiprocessing.Pipe()
+    strided = np.arange(24, dtype=np.float32).reshape(2, 3, 4).transpose(1, 0, 2)
+    cases = [
+        ("totals", np.linspace(0, 1, 385)),
+        ("forward", strided),
+        ("mask", np.array([[True, False], [False, True]])),
+        ("logits", np.zeros((0, 3), np.float32)),
+        ("gradients", None),
+        ("error", "ValueError: ünïcode text"),
+        ("stop", None),
+    ]
+    for kind, payload in cases:
+        send_message(ours, kind, payload)
+        got_kind, got = read_message(theirs)
+        assert got_kind == kind
+        if isinstance(payload, np.ndarray):
+            assert got.dtype == payload.dtype and got.shape == payload.shape
+            np.testing.assert_array_equal(got, payload)
+            assert got.flags.writeable and got.ctypes.data % 16 == 0
+        else:
+            assert got == payload
+    send_message(ours, "backward", (np.ones((2, 3)), False))
+    kind, (grad, input_grad) = read_message(theirs)
+    assert kind == "backward" and input_grad is False and grad.sum() == 6
+
+
+def test_a_script_that_forgets_close_still_exits_and_leaves_no_worker(tmp_path):
+    script = tmp_path / "forgets.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from conv1d_cli import nn\n"
+        "from conv1d_cli.nn.dataparallel import DataParallel\n"
+        "if __name__ == '__main__':  # spawned workers import this file\n"
+        "    parallel = DataParallel(nn.Sequential([nn.Dense(3, 2)]), 2)\n"
+        "    parallel.forward(np.ones((4, 3)))\n"
+        "    print(parallel._procs[0].pid)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    worker = int(done.stdout.split()[-1])
+    assert _wait_for(lambda: not _alive(worker), 10)
+
+
+def test_an_idle_worker_starting_late_leaves_the_weights_alone():
+    """Batch 2 on 3 processes: worker 2 never gets a slice and may start after the first
+    steps; binding to the shared weights must not write its initial copy over them."""
+    single = blocks_network(np.random.default_rng(0))
+    twin = copy.deepcopy(single)
+    x = np.random.default_rng(1).standard_normal((2, 2, 24))
+    y = np.array([0, 2])
+    _train_steps(single, x, y, steps=2)
+    with DataParallel(twin, 3) as parallel:
+        _train_steps(parallel, x, y, steps=2)
+        assert _wait_for(lambda: all(p.is_alive() for p in parallel._procs), 30)
+        time.sleep(2)  # long enough for a spawned worker to import and bind
+        for name, want in single.parameters().items():
+            np.testing.assert_allclose(parallel.parameters()[name], want, rtol=1e-8, atol=1e-6)

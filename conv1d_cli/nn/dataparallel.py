@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
-import pickle
 import signal
 import time
 from collections.abc import Iterator
@@ -53,7 +52,8 @@ LIVENESS_POLL_S = 0.5
 # 37-41 ms of CPU per step, 17 ms for the same half alone; spinning up to 2 ms: 23-25 ms).
 SPIN_S = 0.002
 ALIGN_BYTES = 64  # each shared array starts on a cache line
-TOTALS_TAG = b"T"  # first byte of a totals message; pickles start with b"\x80"
+# What travels between the processes; a message's first byte is its index here.
+MESSAGE_KINDS = ("totals", "forward", "logits", "backward", "gradients", "mask", "error", "stop")
 
 
 class WorkerError(RuntimeError):
@@ -95,13 +95,16 @@ class SharedArrays:
         }
 
 
-def bind_parameters(model: Sequential, shared: SharedArrays) -> None:
-    """Make every layer's parameter arrays the shared views (values copied in first)."""
+def bind_parameters(model: Sequential, shared: SharedArrays, copy_in: bool) -> None:
+    """Make every layer's parameter arrays the shared views; ``copy_in``: the layer's values
+    are copied in first (rank 0 only: a worker that started late would otherwise overwrite
+    weights rank 0 has updated since with its initial copy)."""
     for path, layer in leaf_layers(model):
         for key, array in layer.params.items():
             view = shared.arrays[f"{path}.{key}"]
             if array is not view:
-                view[...] = array
+                if copy_in:
+                    view[...] = array
                 layer.params[key] = view
 
 
@@ -124,21 +127,45 @@ def wait_spinning(conn: Any, seconds: float) -> None:
         pass
 
 
-def send_message(conn: Any, kind: str, payload: Any) -> None:
-    """Totals (float64 arrays) go as raw bytes behind a tag: a pickled tuple costs 3x as
-    much per round trip (85-100 us against 26-30 us, 385 values, two spinning processes)."""
-    if kind == "totals":
-        conn.send_bytes(TOTALS_TAG + np.ascontiguousarray(payload, np.float64).tobytes())
+def send_message(conn: Any, kind: str, payload: Any = None) -> None:
+    """One message as bytes: kind, then an array (dtype, shape, raw data), a text or nothing.
+
+    No pickle: arrays cross as their raw bytes behind a 16-byte-aligned header (a pickled
+    tuple of 385 float64 totals cost 85-100 us per round trip between two spinning processes,
+    raw bytes 26-30 us). ``backward`` carries (gradient, input_grad).
+    """
+    flag = 0
+    if kind == "backward":
+        payload, flag = payload[0], int(bool(payload[1]))
+    if payload is None:
+        body = bytes([MESSAGE_KINDS.index(kind), flag, 0])
+    elif isinstance(payload, str):
+        body = bytes([MESSAGE_KINDS.index(kind), flag, 1]) + payload.encode("utf-8")
     else:
-        conn.send((kind, payload))
+        array = np.ascontiguousarray(payload)
+        dtype = array.dtype.str.encode("ascii")
+        head = bytes([MESSAGE_KINDS.index(kind), flag, 2, len(dtype)]) + dtype
+        head += bytes([array.ndim]) + np.asarray(array.shape, np.int64).tobytes()
+        body = head + bytes(-len(head) % 16) + array.tobytes()
+    conn.send_bytes(body)
 
 
 def read_message(conn: Any) -> tuple[str, Any]:
-    """The next (kind, payload) from ``conn``, as ``send_message`` wrote it."""
+    """The next (kind, payload) from ``conn``, as ``send_message`` wrote it (arrays writable)."""
     data = conn.recv_bytes()
-    if data[:1] == TOTALS_TAG:
-        return "totals", np.frombuffer(data[1:], np.float64)
-    return pickle.loads(data)
+    kind, flag, form = MESSAGE_KINDS[data[0]], data[1], data[2]
+    payload: Any = None
+    if form == 1:
+        payload = data[3:].decode("utf-8")
+    elif form == 2:
+        n = data[3]
+        dtype = np.dtype(data[4 : 4 + n].decode("ascii"))
+        ndim = data[4 + n]
+        shape = np.frombuffer(data, np.int64, ndim, offset=5 + n)
+        offset = 5 + n + 8 * ndim
+        offset += -offset % 16
+        payload = np.frombuffer(data, dtype, offset=offset).reshape(shape).copy()
+    return kind, ((payload, bool(flag)) if kind == "backward" else payload)
 
 
 def _receive(conn: Any, expected: str, peer: str, alive: Any, spin_s: float) -> Any:
@@ -189,7 +216,7 @@ def _worker_main(
     try:
         params = SharedArrays(model.parameters(), params_block)
         grads = SharedArrays(model.gradients(), grads_block)
-        bind_parameters(model, params)
+        bind_parameters(model, params, copy_in=False)
         for layer in batchnorm_layers(model):
             layer.allreduce = allreduce
         for layer in dropout_layers(model):
@@ -197,18 +224,18 @@ def _worker_main(
         model.train()
         while True:
             x = receive("forward")
-            conn.send(("logits", model.forward(x)))
+            send_message(conn, "logits", model.forward(x))
             grad, input_grad = receive("backward")
             grad_x = model.backward(grad, input_grad=input_grad)
             for name, array in model.gradients().items():
                 grads.arrays[name][...] = array
-            conn.send(("gradients", grad_x))
+            send_message(conn, "gradients", grad_x)
     except _Stop:
         pass
     except Exception as exc:  # reported to rank 0, which raises it as a WorkerError
         text = (str(exc).strip().splitlines() or [""])[0]
         with contextlib.suppress(OSError):
-            conn.send(("error", f"{type(exc).__name__}: {text}"))
+            send_message(conn, "error", f"{type(exc).__name__}: {text}")
     finally:
         conn.close()
 
@@ -226,7 +253,7 @@ class DataParallel:
             raise ValueError(f"DataParallel needs 2 or more workers, got {workers}")
         self.model, self.workers = model, workers
         self._closed, self._procs, self._conns = False, [], []
-        if mp.current_process().daemon:
+        if mp.current_process().daemon:  # multiprocessing forbids it
             raise ValueError(
                 f"{workers} workers cannot start from a daemonic process (a multiprocessing "
                 "pool's worker); train with 1 worker there"
@@ -237,7 +264,7 @@ class DataParallel:
         self._spin_s = SPIN_S if cores_allowed() >= workers else 0.0
         self._blas_limit = threadpool_limits(limits=1, user_api="blas")
         self._params = SharedArrays(model.parameters())
-        bind_parameters(model, self._params)
+        bind_parameters(model, self._params, copy_in=True)
         self._bns = batchnorm_layers(model)
         self._dropouts = dropout_layers(model)
         ctx = mp.get_context("spawn")  # fork would copy BLAS thread pools mid-use
@@ -250,9 +277,10 @@ class DataParallel:
                     target=_worker_main,
                     args=(theirs, model, self._params.block, grads.block, self._spin_s),
                     name=f"conv1d-worker-{rank}",
-                    # Not daemonic, so training may run inside a daemonic process (a sweep's
-                    # trial); a worker whose rank 0 is gone reads end-of-file and exits.
-                    daemon=False,
+                    # Daemonic: should this process exit without close(), multiprocessing
+                    # terminates the workers instead of waiting for them (which would wait
+                    # forever: they wait for us). Killed, we leave them end-of-file: they exit.
+                    daemon=True,
                 )
                 proc.start()
                 theirs.close()
@@ -296,7 +324,8 @@ class DataParallel:
         """(N, ...) -> (N, K); in training mode rank 0 takes the first slice of the batch."""
         if not self.model.training:
             return self.model.forward(x)
-        bind_parameters(self.model, self._params)  # a no-op unless arrays were replaced
+        # A no-op unless something replaced a parameter array (then its values are the news).
+        bind_parameters(self.model, self._params, copy_in=True)
         slices = np.array_split(np.arange(len(x)), min(self.workers, len(x)))
         self._bounds = [(int(s[0]), int(s[-1]) + 1) for s in slices]
         self._active = len(slices) - 1
@@ -357,7 +386,7 @@ class DataParallel:
             return
         for conn in self._conns:
             with contextlib.suppress(OSError):
-                conn.send(("stop", None))
+                send_message(conn, "stop")
         for proc in self._procs:
             proc.join(timeout=5)
             if proc.is_alive():
