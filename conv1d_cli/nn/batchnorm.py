@@ -48,6 +48,11 @@ def short_ufunc_buffers() -> Iterator[None]:
         np.setbufsize(previous)
 
 
+def _check_count(values_per_channel: int) -> None:
+    if values_per_channel < 2:
+        raise ValueError("batchnorm1d needs more than one value per channel in training")
+
+
 def _swap_first_axes(a: np.ndarray) -> np.ndarray:
     """(A, B, L) -> (B, A, L) or (A, B) -> (B, A), a view: its own inverse."""
     return a.T if a.ndim == 2 else a.transpose(1, 0, 2)
@@ -78,14 +83,9 @@ class BatchNorm1d(Layer):
             "running_mean": np.zeros(c, self.dtype),
             "running_var": np.ones(c, self.dtype),
         }
-        # (k,) float64 -> the same totals over every process; None: this process has the batch
+        # (k,) float64 sums of this process -> the same sums over every process (the whole
+        # batch); None: this process has the whole batch.
         self.allreduce: Callable[[np.ndarray], np.ndarray] | None = None
-
-    def _batch_totals(self, local: np.ndarray) -> np.ndarray:
-        """Per-channel sums over this process's samples -> over the whole batch (float64)."""
-        if self.allreduce is None:
-            return local
-        return self.allreduce(np.asarray(local, dtype=np.float64))
 
     def _rows(self, x: np.ndarray) -> np.ndarray:
         """(N, C, L) -> (C, N, L) view, (N, F) -> (F, N) view: channels first, no copy."""
@@ -122,15 +122,14 @@ class BatchNorm1d(Layer):
             # 55 + 30 for 64 x 16 x 150 float32), and NumPy's pairwise sum stays accurate.
             centred = np.array(rows, order="C")
             flat = centred.reshape(c, count)
-            if self.allreduce is not None:
-                mean, var, count = self._whole_batch_statistics(flat)
-            if count < 2:
-                raise ValueError("batchnorm1d needs more than one value per channel in training")
             if self.allreduce is None:
+                _check_count(count)
                 mean = flat.sum(axis=1) / count
                 flat -= mean[:, None]
                 # Variance from the centred copy we need anyway: exact two-pass formula.
                 var = np.einsum("ij,ij->i", flat, flat) / count
+            else:
+                mean, var, count = self._whole_batch_statistics(flat)
             m = self.momentum  # running stats use the unbiased variance, as in PyTorch
             self.buffers["running_mean"] *= 1 - m
             self.buffers["running_mean"] += m * mean
@@ -159,8 +158,9 @@ class BatchNorm1d(Layer):
         flat -= local_mean[:, None]
         m = local_mean.astype(np.float64)
         local_m2 = np.einsum("ij,ij->i", flat, flat)
-        totals = self._batch_totals(np.concatenate([n * m, local_m2, n * m * m, [n]]))
+        totals = self.allreduce(np.concatenate([n * m, local_m2, n * m * m, [n]]))
         count = int(totals[-1])
+        _check_count(count)
         mean = totals[:c] / max(count, 1)
         var = (totals[c : 2 * c] + totals[2 * c : 3 * c] - count * mean * mean) / max(count, 1)
         flat -= (mean - m).astype(self.dtype)[:, None]  # recentred on the whole batch's mean
@@ -181,7 +181,7 @@ class BatchNorm1d(Layer):
         if not training:  # the statistics were constants
             return self._unrows(np.multiply(grad_flat, scale[:, None]).reshape(centred.shape))
         if self.allreduce is not None:  # dx needs the whole batch's sums
-            totals = self._batch_totals(np.concatenate([dgamma, dbeta]))
+            totals = self.allreduce(np.concatenate([dgamma, dbeta]).astype(np.float64))
             dgamma, dbeta = totals[:c].astype(self.dtype), totals[c:].astype(self.dtype)
         # dx = scale * (dy - xhat * dgamma / count - dbeta / count), with xhat from centred.
         dx = np.multiply(flat, (inv_std * dgamma / count)[:, None])

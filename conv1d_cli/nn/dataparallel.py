@@ -47,9 +47,9 @@ from conv1d_cli.nn.model import Sequential
 # Seconds between checks that a silent peer process is still alive while waiting for it.
 LIVENESS_POLL_S = 0.5
 # How long a process waiting for its peer polls without sleeping. A step of resnet1d.yaml waits
-# ~38 times (3 per batchnorm, then logits and gradients); a process that sleeps and is woken
-# each time ran its own half 1.5-2x slower than alone (cold caches on a virtual CPU: rank 0 at
-# 37-41 ms of CPU per step, 17 ms for the same half alone; spinning up to 2 ms: 23-25 ms).
+# ~24 times (twice per batchnorm, then logits and gradients); when the processes slept and were
+# woken at each wait, rank 0 spent 37-41 ms of CPU per step on its half (17 ms for the same half
+# alone), spinning up to 2 ms 23-25 ms (2026-12-01, 3 exchanges per batchnorm then).
 SPIN_S = 0.002
 ALIGN_BYTES = 64  # each shared array starts on a cache line
 # What travels between the processes; a message's first byte is its index here.
@@ -73,8 +73,9 @@ def leaf_layers(layers: Sequential | list[Layer], path: str = "") -> Iterator[tu
             yield from leaf_layers(inner, f"{here}.{name}.")
 
 
-def dropout_layers(model: Sequential) -> list[Dropout]:
-    return [layer for _, layer in leaf_layers(model) if isinstance(layer, Dropout)]
+def layers_of_kind(model: Sequential, kind: type[Layer]) -> list[Any]:
+    """Every leaf layer of ``model`` (inside blocks too) that is a ``kind``, in order."""
+    return [layer for _, layer in leaf_layers(model) if isinstance(layer, kind)]
 
 
 class SharedArrays:
@@ -106,10 +107,6 @@ def bind_parameters(model: Sequential, shared: SharedArrays, copy_in: bool) -> N
                 if copy_in:
                     view[...] = array
                 layer.params[key] = view
-
-
-def batchnorm_layers(model: Sequential) -> list[BatchNorm1d]:
-    return [layer for _, layer in leaf_layers(model) if isinstance(layer, BatchNorm1d)]
 
 
 def cores_allowed() -> int:
@@ -217,9 +214,9 @@ def _worker_main(
         params = SharedArrays(model.parameters(), params_block)
         grads = SharedArrays(model.gradients(), grads_block)
         bind_parameters(model, params, copy_in=False)
-        for layer in batchnorm_layers(model):
+        for layer in layers_of_kind(model, BatchNorm1d):
             layer.allreduce = allreduce
-        for layer in dropout_layers(model):
+        for layer in layers_of_kind(model, Dropout):
             layer.draw_keep = lambda shape: receive("mask")
         model.train()
         while True:
@@ -265,8 +262,8 @@ class DataParallel:
         self._blas_limit = threadpool_limits(limits=1, user_api="blas")
         self._params = SharedArrays(model.parameters())
         bind_parameters(model, self._params, copy_in=True)
-        self._bns = batchnorm_layers(model)
-        self._dropouts = dropout_layers(model)
+        self._bns = layers_of_kind(model, BatchNorm1d)
+        self._dropouts = layers_of_kind(model, Dropout)
         ctx = mp.get_context("spawn")  # fork would copy BLAS thread pools mid-use
         self._grads: list[SharedArrays] = []
         try:
