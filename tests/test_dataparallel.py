@@ -307,3 +307,21 @@ def test_an_idle_worker_starting_late_leaves_the_weights_alone():
         time.sleep(2)  # long enough for a spawned worker to import and bind
         for name, want in single.parameters().items():
             np.testing.assert_allclose(parallel.parameters()[name], want, rtol=1e-8, atol=1e-6)
+
+
+def test_a_sweep_says_when_trials_get_fewer_cores_than_workers():
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from conv1d_cli.sweep.driver import warn_workers_over_threads
+
+    base = {"model": {"layers": [{"type": "dense", "units": 2}]}, "train": {"workers": 2}}
+    plan = SimpleNamespace(sweep=SimpleNamespace(base_raw=base))
+    console = Console(record=True, width=200)
+    warn_workers_over_threads(plan, 1, console)
+    text = console.export_text()
+    assert "2 processes (train.workers)" in text and "1 core:" in text
+    console = Console(record=True, width=200)
+    warn_workers_over_threads(plan, 2, console)
+    assert console.export_text() == ""

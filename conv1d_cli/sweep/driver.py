@@ -18,7 +18,7 @@ from typing import Any
 
 from rich.console import Console
 
-from conv1d_cli.config import config_to_yaml
+from conv1d_cli.config import Config, config_to_yaml
 from conv1d_cli.errors import ConfigError, Conv1dError, TrainingInterrupted
 from conv1d_cli.runs import atomic_write_text
 from conv1d_cli.stopsignals import on_stop_signals
@@ -83,6 +83,20 @@ def make_executor(plan: Plan, workers: int | None, console: Console) -> Executor
     return LocalExecutor(min(wanted, cores()))
 
 
+def warn_workers_over_threads(plan: Plan, threads: int, console: Console) -> None:
+    """One line when the base config's train.workers exceeds the cores a trial gets: its
+    processes would then share cores and train slower than one (nn/dataparallel.py)."""
+    workers = Config.model_validate(plan.sweep.base_raw).train.workers
+    if workers > threads:
+        console.print(
+            f"note: the base config trains on {workers} processes (train.workers) but each "
+            f"trial gets {threads} core{'s' if threads != 1 else ''}: set train.workers to "
+            f"{threads} in the base config, or run fewer trials at once (--workers)",
+            markup=False,
+            soft_wrap=True,
+        )
+
+
 def run_sweep(
     plan: Plan, *, workers: int | None, console: Console, resume_command: str
 ) -> SweepResult:
@@ -104,6 +118,8 @@ def run_sweep(
         markup=False,
         soft_wrap=True,
     )
+    if isinstance(executor, LocalExecutor):
+        warn_workers_over_threads(plan, executor.threads, console)
     keys = plan.sweep.spec.varied() or list(plan.sweep.spec.parameters)
     spec = plan.sweep.spec
     progress = Progress(console, spec.metric.name, keys, spec.metric.maximize)
