@@ -57,3 +57,11 @@ class StorageError(Conv1dError):
     """
 
     exit_code = 4
+
+
+class WorkerLost(Conv1dError):
+    """A data-parallel worker process (``train.workers``) stopped or failed: killed, out of
+    memory, or an error in it. Exit code 5. The last checkpoint is intact and the run resumes.
+    """
+
+    exit_code = 5

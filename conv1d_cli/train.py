@@ -21,8 +21,8 @@ import numpy as np
 from conv1d_cli.build import build_schedule
 from conv1d_cli.config import Config
 from conv1d_cli.diagnostics import warn_if_stuck
-from conv1d_cli.errors import StorageError, TrainingDiverged, TrainingInterrupted
-from conv1d_cli.nn.dataparallel import DataParallel
+from conv1d_cli.errors import StorageError, TrainingDiverged, TrainingInterrupted, WorkerLost
+from conv1d_cli.nn.dataparallel import DataParallel, WorkerError
 from conv1d_cli.progress import Reporter, SilentReporter, format_epoch_line
 from conv1d_cli.report import evaluate, plot_curves
 from conv1d_cli.runs import (
@@ -139,6 +139,9 @@ class Trainer:
         except StorageError as exc:
             self._record_ending(RunStatus.FAILED, str(exc))
             raise StorageError(f"{exc}; {self._resume_hint()}") from exc
+        except WorkerError as exc:  # a fault of the machine (a kill, OOM), not of the config
+            self._record_ending(RunStatus.FAILED, str(exc))
+            raise WorkerLost(f"{exc}; {self._resume_hint(after='')}") from exc
         except Exception as exc:
             text = (str(exc).strip().splitlines() or [""])[0]
             self._record_ending(RunStatus.FAILED, f"{type(exc).__name__}: {text}")
@@ -277,11 +280,13 @@ class Trainer:
         with contextlib.suppress(OSError, StorageError):
             self._write_summary(extra={"error": error} if error else None)
 
-    def _resume_hint(self) -> str:
+    def _resume_hint(self, after: str = "free space") -> str:
+        """Where the run stands and how to go on, after ``after`` (what the user fixes first)."""
+        first = f"{after}, then " if after else ""
         last = self.checkpoints / "last.safetensors"
         if not last.exists():
-            return "no checkpoint was saved yet: free space and train again"
-        return f"{last} is intact: free space, then resume with: {self.resume_command}"
+            return f"no checkpoint was saved yet: {first}train again"
+        return f"{last} is intact: {first}resume with: {self.resume_command}"
 
     def _interrupt(self) -> None:
         state = self.state

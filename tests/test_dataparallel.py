@@ -8,6 +8,7 @@ order). Worker processes are started and stopped inside each test; none may outl
 from __future__ import annotations
 
 import copy
+import json
 import multiprocessing
 import os
 import signal
@@ -160,6 +161,14 @@ def _children(pid: int) -> list[int]:
             return [int(v) for v in handle.read().split()]
     except OSError:
         return []
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read()
+    except OSError:
+        return b""
 
 
 def _alive(pid: int) -> bool:
@@ -325,3 +334,17 @@ def test_a_sweep_says_when_trials_get_fewer_cores_than_workers():
     console = Console(record=True, width=200)
     warn_workers_over_threads(plan, 2, console)
     assert console.export_text() == ""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads /proc")
+def test_a_killed_worker_ends_the_run_in_one_line_with_exit_5(tiny_config):
+    proc, run, workers = _start_with_workers(tiny_config)
+    spawned = [pid for pid in workers if b"spawn_main" in _cmdline(pid)]  # not the tracker
+    assert len(spawned) == 1
+    os.kill(spawned[0], signal.SIGKILL)  # what the out-of-memory killer would do
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 5, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "data-parallel worker 1 stopped" in lines[0]
+    assert f"resume with: conv1d train --resume {run}" in lines[0]
+    assert json.loads((run / "summary.json").read_text())["status"] == "failed"
