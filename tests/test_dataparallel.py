@@ -25,7 +25,8 @@ from typer.testing import CliRunner
 from conv1d_cli import nn
 from conv1d_cli.commands import run_training, setup_training
 from conv1d_cli.errors import TrainingInterrupted
-from conv1d_cli.nn.dataparallel import DataParallel, WorkerError, read_message, send_message
+from conv1d_cli.nn.dataparallel import DataParallel, WorkerError
+from conv1d_cli.nn.wire import read_message, send_message
 from conv1d_cli.optim import Adam
 
 runner = CliRunner()

@@ -32,7 +32,6 @@ import contextlib
 import multiprocessing as mp
 import os
 import signal
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,17 +42,11 @@ from conv1d_cli.nn.alloc import keep_freed_memory
 from conv1d_cli.nn.batchnorm import BatchNorm1d
 from conv1d_cli.nn.layers import Dropout, Layer
 from conv1d_cli.nn.model import Sequential
+from conv1d_cli.nn.wire import SPIN_S, read_message, send_message, wait_spinning
 
 # Seconds between checks that a silent peer process is still alive while waiting for it.
 LIVENESS_POLL_S = 0.5
-# How long a process waiting for its peer polls without sleeping. A step of resnet1d.yaml waits
-# ~24 times (twice per batchnorm, then logits and gradients); when the processes slept and were
-# woken at each wait, rank 0 spent 37-41 ms of CPU per step on its half (17 ms for the same half
-# alone), spinning up to 2 ms 23-25 ms (2026-12-01, 3 exchanges per batchnorm then).
-SPIN_S = 0.002
 ALIGN_BYTES = 64  # each shared array starts on a cache line
-# What travels between the processes; a message's first byte is its index here.
-MESSAGE_KINDS = ("totals", "forward", "logits", "backward", "gradients", "mask", "error", "stop")
 
 
 class WorkerError(RuntimeError):
@@ -115,54 +108,6 @@ def cores_allowed() -> int:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
     return max(1, min([cpus or 1, *blas]))
-
-
-def wait_spinning(conn: Any, seconds: float) -> None:
-    """Return when ``conn`` has a message or ``seconds`` passed, without going to sleep."""
-    end = time.perf_counter() + seconds
-    while not conn.poll(0) and time.perf_counter() < end:
-        pass
-
-
-def send_message(conn: Any, kind: str, payload: Any = None) -> None:
-    """One message as bytes: kind, then an array (dtype, shape, raw data), a text or nothing.
-
-    No pickle: arrays cross as their raw bytes behind a 16-byte-aligned header (a pickled
-    tuple of 385 float64 totals cost 85-100 us per round trip between two spinning processes,
-    raw bytes 26-30 us). ``backward`` carries (gradient, input_grad).
-    """
-    flag = 0
-    if kind == "backward":
-        payload, flag = payload[0], int(bool(payload[1]))
-    if payload is None:
-        body = bytes([MESSAGE_KINDS.index(kind), flag, 0])
-    elif isinstance(payload, str):
-        body = bytes([MESSAGE_KINDS.index(kind), flag, 1]) + payload.encode("utf-8")
-    else:
-        array = np.ascontiguousarray(payload)
-        dtype = array.dtype.str.encode("ascii")
-        head = bytes([MESSAGE_KINDS.index(kind), flag, 2, len(dtype)]) + dtype
-        head += bytes([array.ndim]) + np.asarray(array.shape, np.int64).tobytes()
-        body = head + bytes(-len(head) % 16) + array.tobytes()
-    conn.send_bytes(body)
-
-
-def read_message(conn: Any) -> tuple[str, Any]:
-    """The next (kind, payload) from ``conn``, as ``send_message`` wrote it (arrays writable)."""
-    data = conn.recv_bytes()
-    kind, flag, form = MESSAGE_KINDS[data[0]], data[1], data[2]
-    payload: Any = None
-    if form == 1:
-        payload = data[3:].decode("utf-8")
-    elif form == 2:
-        n = data[3]
-        dtype = np.dtype(data[4 : 4 + n].decode("ascii"))
-        ndim = data[4 + n]
-        shape = np.frombuffer(data, np.int64, ndim, offset=5 + n)
-        offset = 5 + n + 8 * ndim
-        offset += -offset % 16
-        payload = np.frombuffer(data, dtype, offset=offset).reshape(shape).copy()
-    return kind, ((payload, bool(flag)) if kind == "backward" else payload)
 
 
 def _receive(conn: Any, expected: str, peer: str, alive: Any, spin_s: float) -> Any:
