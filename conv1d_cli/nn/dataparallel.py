@@ -1,6 +1,6 @@
 """Data-parallel training: every batch split between processes, their gradients summed.
 
-Why processes: at batch 16 about 40% of a template's training step is elementwise NumPy
+Why processes: at batch 16 about 35% of a template's training step is elementwise NumPy
 (batchnorm, ReLU, residual sums, Adam) that runs on one thread whatever BLAS may use, and its
 GEMMs are too small for BLAS to split well. Threads of one process lose the gain waiting for
 the GIL (two threads each training half a batch of fcn.yaml: 14.5 ms per pair of halves against
@@ -15,15 +15,15 @@ What is shared, and how:
   adds the shares to its own in rank order;
 - batchnorm: per-channel totals summed over the processes (``BatchNorm1d.allreduce``), so the
   statistics, running statistics and input gradients are the whole batch's;
+- dropout: rank 0 draws the whole batch's mask from the run's generator, exactly as one process
+  would, and sends each worker its slice (``Dropout.draw_keep``), so masks and exact resume do
+  not depend on the number of workers;
 - everything else (a slice of the batch, its logits, a slice of the loss gradient, the totals)
   goes through one pipe per worker. The processes move in lockstep, so messages come in a
   known order; each carries its kind so that an error or a stop is never taken for data.
 
 Results equal one process's up to float rounding (the same sums in another order) and are the
 same on every run with the same number of workers. Eval-mode passes run in rank 0 alone.
-- dropout: rank 0 draws the whole batch's mask from the run's generator, exactly as one process
-  would, and sends each worker its slice (``Dropout.draw_keep``), so masks, results and exact
-  resume do not depend on the number of workers beyond rounding.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def cores_allowed() -> int:
 def _receive(conn: Any, expected: str, peer: str, alive: Any, spin_s: float) -> Any:
     """The payload of the next message, which must be of kind ``expected``."""
     wait_spinning(conn, spin_s)
-    while alive is not None and not conn.poll(LIVENESS_POLL_S):
+    while not conn.poll(LIVENESS_POLL_S):
         if not alive():
             raise WorkerError(f"{peer} stopped")
     try:
@@ -273,20 +273,28 @@ class DataParallel:
         self._active = len(slices) - 1
         for i, (start, stop) in enumerate(self._bounds[1:]):
             self._send(i, "forward", x[start:stop])
-        for layer in self._bns:
-            layer.allreduce = self._allreduce if self._active else None
-        for layer in self._dropouts:
-            layer.draw_keep = self._keep_drawer(layer, len(x)) if self._active else None
-        try:
+        with self._exchanging(batch=len(x)):
             start, stop = self._bounds[0]
             parts = [self.model.forward(x[start:stop])]
+        parts += [self._recv(i, "logits") for i in range(self._active)]
+        return np.concatenate(parts)
+
+    @contextlib.contextmanager
+    def _exchanging(self, batch: int | None = None) -> Iterator[None]:
+        """Rank 0's batchnorms (and, in forward, with the ``batch`` size, its dropouts) talk
+        to the active workers inside the block; outside it they are one process's layers."""
+        if self._active:
+            for layer in self._bns:
+                layer.allreduce = self._allreduce
+            for layer in self._dropouts if batch is not None else ():
+                layer.draw_keep = self._keep_drawer(layer, batch)
+        try:
+            yield
         finally:
             for layer in self._bns:
                 layer.allreduce = None
             for layer in self._dropouts:
                 layer.draw_keep = None
-        parts += [self._recv(i, "logits") for i in range(self._active)]
-        return np.concatenate(parts)
 
     def _keep_drawer(self, layer: Dropout, batch: int) -> Any:
         """``layer.draw_keep`` for rank 0: the whole batch's mask, drawn as one process draws
@@ -307,14 +315,9 @@ class DataParallel:
             return self.model.backward(grad, input_grad=input_grad)
         for i, (start, stop) in enumerate(self._bounds[1:]):
             self._send(i, "backward", (grad[start:stop], input_grad))
-        for layer in self._bns:
-            layer.allreduce = self._allreduce if self._active else None
-        try:
+        with self._exchanging():
             start, stop = self._bounds[0]
             parts = [self.model.backward(grad[start:stop], input_grad=input_grad)]
-        finally:
-            for layer in self._bns:
-                layer.allreduce = None
         parts += [self._recv(i, "gradients") for i in range(self._active)]
         own = self.model.gradients()
         for grads in self._grads[: self._active]:  # rank order: the same sum on every run
