@@ -3,6 +3,11 @@
 An optimizer updates parameter arrays in place from a dict of gradients with the same names and
 keeps its per-parameter state under those names, so ``state_dict()`` lines up with a model's.
 Gradients are read, never modified.
+
+One step of a whole network runs on flat arrays (``FlatLayout``): every parameter and gradient
+gathered end to end, the update rule applied once, the results scattered back. The rules are
+elementwise, so each number comes out exactly as the per-array loop computes it; what is saved
+is the ~12 NumPy calls per array and step (resnet1d.yaml's 35 arrays: Adam 0.86 -> 0.46 ms).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-Arrays = Mapping[str, np.ndarray]
+from conv1d_cli.optim_flat import Arrays, FlatLayout
 
 
 def check_number(
@@ -57,10 +62,12 @@ class Optimizer:
 
     ``lr`` is public: a schedule sets it before each step. ``buffer_names`` lists the
     per-parameter state, exported as "<buffer>.<param name>" next to a 0-d int64 "step".
+    ``flat`` (default on) runs a step of several arrays on flat vectors, with the same results.
     """
 
     buffer_names: tuple[str, ...] = ()
     decoupled_weight_decay = False
+    flat = True
 
     def __init__(self, lr: float, weight_decay: float = 0.0, clip_grad_norm: float | None = None):
         self.lr = check_number("lr", lr, 0.0)
@@ -74,6 +81,8 @@ class Optimizer:
         self.grad_norm: float | None = None  # the norm before clipping at the last step
         self.state: dict[str, dict[str, np.ndarray]] = {b: {} for b in self.buffer_names}
         self._layer_keys: dict[int, str] = {}
+        self._layouts: dict[tuple[str, ...], FlatLayout] = {}
+        self._flat_layout: FlatLayout | None = None  # the one of the step under way
 
     def step(self, params: Arrays, grads: Arrays) -> None:
         """One update of every array in ``params`` from the same-named array in ``grads``."""
@@ -85,6 +94,10 @@ class Optimizer:
             self.grad_norm = global_norm(grads[name] for name in params)
             if self.grad_norm > self.clip_grad_norm:
                 coef = self.clip_grad_norm / (self.grad_norm + 1e-6)
+        layout = self._layout_for(params, grads)
+        if layout is not None:
+            self._flat_step(layout, params, grads, coef)
+            return
         for name, p in params.items():
             g = grads[name]
             if g.shape != p.shape:
@@ -98,7 +111,43 @@ class Optimizer:
                     g = g + self.weight_decay * p
             self._update(name, p, g)
 
-    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+    def _layout_for(self, params: Arrays, grads: Arrays) -> FlatLayout | None:
+        """The flat layout for this set of arrays (built or rebuilt as needed), or None when
+        the step should run array by array (flat off, one array, mixed dtypes, bad shapes)."""
+        if not self.flat or len(params) < 2:
+            return None
+        key = tuple(params)
+        layout = self._layouts.get(key)
+        if layout is not None and layout.fits(self, params, grads):
+            return layout
+        if not FlatLayout.usable(params, grads) or any(
+            name in self.state[kind] and self.state[kind][name].shape != p.shape
+            for kind in self.buffer_names
+            for name, p in params.items()
+        ):
+            return None  # the per-array loop raises the precise error, if there is one
+        layout = self._layouts[key] = FlatLayout(self, params)
+        return layout
+
+    def _flat_step(self, layout: FlatLayout, params: Arrays, grads: Arrays, coef: float) -> None:
+        """The per-array loop's arithmetic, on the gathered vectors (our copies: safe in place)."""
+        p, g = layout.gather(params, grads)
+        if coef != 1.0:
+            g *= coef
+        if self.weight_decay:
+            if self.decoupled_weight_decay:
+                p *= 1.0 - self.lr * self.weight_decay
+            else:
+                g += self.weight_decay * p
+        self._flat_layout = layout
+        try:
+            self._update(None, p, g)
+        finally:
+            self._flat_layout = None
+        layout.scatter(params)
+
+    def _update(self, name: str | None, p: np.ndarray, g: np.ndarray) -> None:
+        """Update ``p`` in place; ``name`` None: the flat vectors of a whole step."""
         raise NotImplementedError
 
     def update(self, layer: Any) -> None:
@@ -113,7 +162,9 @@ class Optimizer:
             {f"{prefix}.{k}": v for k, v in layer.grads.items()},
         )
 
-    def _buffer(self, kind: str, name: str, p: np.ndarray) -> np.ndarray:
+    def _buffer(self, kind: str, name: str | None, p: np.ndarray) -> np.ndarray:
+        if name is None:
+            return self._flat_layout.state[kind]
         table = self.state[kind]
         if name not in table:
             table[name] = np.zeros_like(p)
@@ -171,7 +222,7 @@ class Momentum(Optimizer):
         self.buffer_names = ("momentum",) if self.momentum else ()
         super().__init__(lr, weight_decay, clip_grad_norm)
 
-    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+    def _update(self, name: str | None, p: np.ndarray, g: np.ndarray) -> None:
         if self.momentum:
             buf = self._buffer("momentum", name, p)
             buf *= self.momentum
@@ -205,7 +256,7 @@ class RMSProp(Optimizer):
         self.eps = check_number("eps", eps, 0.0, open_low=True)
         self._keep, self._add = self.alpha, 1.0 - self.alpha
 
-    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+    def _update(self, name: str | None, p: np.ndarray, g: np.ndarray) -> None:
         sq = self._buffer("sq", name, p)
         if self._keep != 1.0:
             sq *= self._keep
@@ -254,7 +305,7 @@ class Adam(Optimizer):
         self.decoupled_weight_decay = bool(decoupled_weight_decay)
         self._scratch: dict[str, np.ndarray] = {}  # not state: never saved or loaded
 
-    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+    def _update(self, name: str | None, p: np.ndarray, g: np.ndarray) -> None:
         b1, b2 = self.betas
         m, v = self._buffer("m", name, p), self._buffer("v", name, p)
         # One scratch array per parameter, reused every step: the same operations in the same
