@@ -142,6 +142,60 @@ def test_a_failing_worker_reports_its_error():
             parallel._recv(0, "logits")
 
 
+def conv_bn_network(rng: np.random.Generator) -> nn.Sequential:
+    return nn.Sequential(
+        [nn.Conv1d(2, 3, 3, rng=rng), nn.BatchNorm1d(3), nn.GlobalAvgPool1d(), nn.Dense(3, 2)]
+    )
+
+
+def test_a_worker_failing_while_rank0_waits_for_its_totals_reports_its_error():
+    with DataParallel(conv_bn_network(np.random.default_rng(0)), 2) as parallel:
+        parallel.model.train()
+        # The worker's slice has 5 channels where the conv takes 2: it fails before its
+        # batchnorm, so rank 0 is left waiting in the exchange for totals that never come.
+        send_message(parallel._conns[0], "forward", np.zeros((2, 5, 8)))
+        parallel._active = 1
+        started = time.monotonic()
+        with pytest.raises(WorkerError, match="worker 1 failed: ValueError"):
+            parallel._allreduce(np.zeros(10))
+        assert time.monotonic() - started < 5
+
+
+def test_a_worker_waiting_for_a_sum_stops_cleanly_when_told():
+    parallel = DataParallel(conv_bn_network(np.random.default_rng(0)), 2)
+    proc = parallel._procs[0]
+    send_message(parallel._conns[0], "forward", np.zeros((2, 2, 8)))
+    time.sleep(0.5)  # the worker posts its totals and waits for a sum that never comes
+    started = time.monotonic()
+    parallel.close()
+    assert proc.exitcode == 0 and time.monotonic() - started < 4  # stopped, not terminated
+
+
+def test_a_step_interrupted_between_exchanges_leaves_a_clear_error_not_mixed_totals():
+    x = np.random.default_rng(1).standard_normal((4, 2, 8))
+    with DataParallel(conv_bn_network(np.random.default_rng(0)), 2) as parallel:
+        parallel.model.train()
+
+        def interrupted(local):
+            raise KeyboardInterrupt
+
+        parallel._allreduce = interrupted
+        with pytest.raises(KeyboardInterrupt):
+            parallel.forward(x)
+        del parallel._allreduce
+        with pytest.raises(WorkerError, match="interrupted in the middle of a step"):
+            parallel.forward(x)
+
+
+def test_totals_too_wide_for_the_exchange_are_refused_by_name():
+    from conv1d_cli.nn.exchange import TotalsExchange
+
+    exchange = TotalsExchange(2, 4)
+    with pytest.raises(ValueError, match=r"totals of shape \(5,\) do not fit the exchange's 4"):
+        exchange.allreduce(np.zeros(5), 0, 0.0, lambda i: None)
+    np.testing.assert_array_equal(exchange.allreduce(np.arange(3.0), 0, 0.0, None), [0, 1, 2])
+
+
 def test_training_run_with_workers_is_deterministic_and_close_to_one_process(tiny_config):
     results = {}  # tiny_config has dropout: rank 0 draws every mask
     for name, workers in (("one", 1), ("two", 2), ("two-again", 2)):
@@ -263,7 +317,7 @@ def test_messages_cross_as_raw_bytes_without_pickle():
     ours, theirs = multiprocessing.Pipe()
     strided = np.arange(24, dtype=np.float32).reshape(2, 3, 4).transpose(1, 0, 2)
     cases = [
-        ("totals", np.linspace(0, 1, 385)),
+        ("logits", np.linspace(0, 1, 385)),
         ("forward", strided),
         ("mask", np.array([[True, False], [False, True]])),
         ("logits", np.zeros((0, 3), np.float32)),

@@ -11,15 +11,16 @@ forward and backward on a contiguous slice of every batch, each with one BLAS th
 What is shared, and how:
 - parameters: one shared-memory block; every process's layers hold views of it, so the
   optimizer's in-place update in rank 0 is every process's next weights, with no copy;
-- gradients: each worker copies its share into its own shared block after backward; rank 0
-  adds the shares to its own in rank order;
-- batchnorm: per-channel totals summed over the processes (``BatchNorm1d.allreduce``), so the
-  statistics, running statistics and input gradients are the whole batch's;
+- gradients: every process's layers write theirs into a shared block of the same layout (one
+  per process); rank 0 adds the workers' blocks to its own, flat, in rank order;
+- batchnorm: per-channel totals summed over the processes (``BatchNorm1d.allreduce``) in shared
+  memory (exchange.py), so the statistics, running statistics and input gradients are the whole
+  batch's;
 - dropout: rank 0 draws the whole batch's mask from the run's generator, exactly as one process
   would, and sends each worker its slice (``Dropout.draw_keep``), so masks and exact resume do
   not depend on the number of workers;
-- everything else (a slice of the batch, its logits, a slice of the loss gradient, the totals)
-  goes through one pipe per worker. The processes move in lockstep, so messages come in a
+- everything else (a slice of the batch, its logits, a slice of the loss gradient, errors and
+  stops) goes through one pipe per worker. The processes move in lockstep, so messages come in a
   known order; each carries its kind so that an error or a stop is never taken for data.
 
 Results equal one process's up to float rounding (the same sums in another order) and are the
@@ -40,6 +41,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from conv1d_cli.nn.alloc import keep_freed_memory
 from conv1d_cli.nn.batchnorm import BatchNorm1d
+from conv1d_cli.nn.exchange import TotalsExchange
 from conv1d_cli.nn.layers import Dropout, Layer
 from conv1d_cli.nn.model import Sequential
 from conv1d_cli.nn.wire import SPIN_S, read_message, send_message, wait_spinning
@@ -87,19 +89,24 @@ class SharedArrays:
             name: np.ndarray(shape, np.dtype(dtype), buffer=buffer, offset=offset)
             for (name, shape, dtype), offset in zip(self.layout, offsets, strict=True)
         }
+        # The whole block as one vector when all arrays share a dtype (padding included: it
+        # is zero in every block of a layout, so blocks add up flat).
+        dtypes = {dtype for _, _, dtype in self.layout}
+        self.flat = np.frombuffer(buffer, np.dtype(dtypes.pop())) if len(dtypes) == 1 else None
 
 
-def bind_parameters(model: Sequential, shared: SharedArrays, copy_in: bool) -> None:
-    """Make every layer's parameter arrays the shared views; ``copy_in``: the layer's values
-    are copied in first (rank 0 only: a worker that started late would otherwise overwrite
-    weights rank 0 has updated since with its initial copy)."""
+def bind_arrays(model: Sequential, shared: SharedArrays, kind: str, copy_in: bool) -> None:
+    """Make every layer's ``kind`` ("params" or "grads") arrays the shared views; ``copy_in``:
+    the layer's values are copied in first (not for a worker's parameters: a worker that
+    started late would otherwise overwrite weights rank 0 has updated since)."""
     for path, layer in leaf_layers(model):
-        for key, array in layer.params.items():
+        arrays = getattr(layer, kind)
+        for key, array in arrays.items():
             view = shared.arrays[f"{path}.{key}"]
             if array is not view:
                 if copy_in:
                     view[...] = array
-                layer.params[key] = view
+                arrays[key] = view
 
 
 def cores_allowed() -> int:
@@ -132,14 +139,20 @@ class _Stop(Exception):
 
 
 def _worker_main(
-    conn: Any, model: Sequential, params_block: Any, grads_block: Any, spin_s: float
+    conn: Any,
+    rank: int,
+    model: Sequential,
+    params_block: Any,
+    grads_block: Any,
+    exchange: TotalsExchange,
+    spin_s: float,
 ) -> None:
     """A worker's life: bind to the shared arrays, then serve forward/backward until told."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # rank 0's trainer handles Ctrl-C and stops us
     keep_freed_memory()
     limiter = threadpool_limits(limits=1, user_api="blas")  # noqa: F841 - held for life
 
-    def receive(expected: str) -> Any:
+    def receive(expected: str | None) -> Any:
         wait_spinning(conn, spin_s)
         try:
             kind, payload = read_message(conn)
@@ -151,14 +164,16 @@ def _worker_main(
             raise WorkerError(f"got {kind!r} where {expected!r} was due")
         return payload
 
+    def check_rank0() -> None:  # while waiting for a sum: a stop, an end of file or a fault
+        if conn.poll(0):
+            receive(None)
+
     def allreduce(local: np.ndarray) -> np.ndarray:
-        send_message(conn, "totals", local)
-        return receive("totals")
+        return exchange.worker_allreduce(rank, local, spin_s, check_rank0)
 
     try:
-        params = SharedArrays(model.parameters(), params_block)
-        grads = SharedArrays(model.gradients(), grads_block)
-        bind_parameters(model, params, copy_in=False)
+        bind_arrays(model, SharedArrays(model.parameters(), params_block), "params", False)
+        bind_arrays(model, SharedArrays(model.gradients(), grads_block), "grads", False)
         for layer in layers_of_kind(model, BatchNorm1d):
             layer.allreduce = allreduce
         for layer in layers_of_kind(model, Dropout):
@@ -168,10 +183,8 @@ def _worker_main(
             x = receive("forward")
             send_message(conn, "logits", model.forward(x))
             grad, input_grad = receive("backward")
-            grad_x = model.backward(grad, input_grad=input_grad)
-            for name, array in model.gradients().items():
-                grads.arrays[name][...] = array
-            send_message(conn, "gradients", grad_x)
+            # The layers write their gradients into our shared block as they go.
+            send_message(conn, "gradients", model.backward(grad, input_grad=input_grad))
     except _Stop:
         pass
     except Exception as exc:  # reported to rank 0, which raises it as a WorkerError
@@ -206,9 +219,14 @@ class DataParallel:
         self._spin_s = SPIN_S if cores_allowed() >= workers else 0.0
         self._blas_limit = threadpool_limits(limits=1, user_api="blas")
         self._params = SharedArrays(model.parameters())
-        bind_parameters(model, self._params, copy_in=True)
+        self._own_grads = SharedArrays(model.gradients())
+        self._bind()
         self._bns = layers_of_kind(model, BatchNorm1d)
         self._dropouts = layers_of_kind(model, Dropout)
+        # Forward sends 3 totals per channel and the count; backward 2 per channel.
+        width = max([3 * bn.num_features + 1 for bn in self._bns], default=1)
+        self._exchange = TotalsExchange(workers, width)
+        self._broken = False
         ctx = mp.get_context("spawn")  # fork would copy BLAS thread pools mid-use
         self._grads: list[SharedArrays] = []
         try:
@@ -217,7 +235,15 @@ class DataParallel:
                 ours, theirs = ctx.Pipe()
                 proc = ctx.Process(
                     target=_worker_main,
-                    args=(theirs, model, self._params.block, grads.block, self._spin_s),
+                    args=(
+                        theirs,
+                        rank,
+                        model,
+                        self._params.block,
+                        grads.block,
+                        self._exchange,
+                        self._spin_s,
+                    ),
                     name=f"conv1d-worker-{rank}",
                     # Daemonic: should this process exit without close(), multiprocessing
                     # terminates the workers instead of waiting for them (which would wait
@@ -253,21 +279,30 @@ class DataParallel:
         except OSError as exc:  # its end is closed: the worker is gone
             raise WorkerError(f"data-parallel worker {index + 1} stopped") from exc
 
+    def _bind(self) -> None:
+        """Our layers' parameters and gradients as the shared views; a no-op unless something
+        replaced an array since (then its values are the news)."""
+        bind_arrays(self.model, self._params, "params", copy_in=True)
+        bind_arrays(self.model, self._own_grads, "grads", copy_in=True)
+
+    def _check_worker(self, index: int) -> None:
+        """Raise if worker ``index`` died, or sent something (an error) while we wait."""
+        peer = f"data-parallel worker {index + 1}"
+        if self._conns[index].poll(0):
+            self._recv(index, "nothing")  # raises, with the worker's error if it sent one
+        if not self._procs[index].is_alive():
+            raise WorkerError(f"{peer} stopped")
+
     def _allreduce(self, local: np.ndarray) -> np.ndarray:
         """Totals over rank 0 and the active workers, summed in rank order."""
-        total = np.array(local, dtype=np.float64)
-        for i in range(self._active):
-            total += self._recv(i, "totals")
-        for i in range(self._active):
-            self._send(i, "totals", total)
-        return total
+        return self._exchange.allreduce(local, self._active, self._spin_s, self._check_worker)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """(N, ...) -> (N, K); in training mode rank 0 takes the first slice of the batch."""
         if not self.model.training:
             return self.model.forward(x)
-        # A no-op unless something replaced a parameter array (then its values are the news).
-        bind_parameters(self.model, self._params, copy_in=True)
+        self._check_usable()
+        self._bind()
         slices = np.array_split(np.arange(len(x)), min(self.workers, len(x)))
         self._bounds = [(int(s[0]), int(s[-1]) + 1) for s in slices]
         self._active = len(slices) - 1
@@ -290,6 +325,10 @@ class DataParallel:
                 layer.draw_keep = self._keep_drawer(layer, batch)
         try:
             yield
+        except BaseException:
+            # Stopped between exchanges, the processes no longer agree on which comes next.
+            self._broken = True
+            raise
         finally:
             for layer in self._bns:
                 layer.allreduce = None
@@ -313,17 +352,28 @@ class DataParallel:
         """Gradient of the whole batch's output -> input gradient; ``gradients()`` summed."""
         if not self.model.training:
             return self.model.backward(grad, input_grad=input_grad)
+        self._check_usable()
         for i, (start, stop) in enumerate(self._bounds[1:]):
             self._send(i, "backward", (grad[start:stop], input_grad))
         with self._exchanging():
             start, stop = self._bounds[0]
             parts = [self.model.backward(grad[start:stop], input_grad=input_grad)]
         parts += [self._recv(i, "gradients") for i in range(self._active)]
-        own = self.model.gradients()
+        own = self._own_grads
         for grads in self._grads[: self._active]:  # rank order: the same sum on every run
-            for name, array in own.items():
-                array += grads.arrays[name]
+            if own.flat is not None:
+                own.flat += grads.flat
+            else:
+                for name, array in own.arrays.items():
+                    array += grads.arrays[name]
         return np.concatenate(parts) if input_grad else None
+
+    def _check_usable(self) -> None:
+        if self._broken:
+            raise WorkerError(
+                "data-parallel training was interrupted in the middle of a step; "
+                "start a new DataParallel"
+            )
 
     def close(self) -> None:
         """Stop the workers (waiting briefly, then terminating) and lift the BLAS limit."""

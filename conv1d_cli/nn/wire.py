@@ -1,5 +1,9 @@
 """The messages between data-parallel processes (dataparallel.py), and how a process waits.
 
+Messages carry what goes once per step (a slice of the batch, its logits, a slice of the loss
+gradient, dropout masks) and errors and stops; batchnorm's totals, exchanged many times per step,
+go through shared memory instead (exchange.py).
+
 A message is bytes: its kind (an index into ``MESSAGE_KINDS``), a flag, then an array (dtype,
 shape, raw data on a 16-byte boundary), a text or nothing. No pickle: nothing read from a pipe
 is ever executed, and a pickled tuple of 385 float64 totals cost 85-100 us per round trip
@@ -19,7 +23,7 @@ import numpy as np
 # alone), spinning up to 2 ms 23-25 ms (2026-12-01, 3 exchanges per batchnorm then).
 SPIN_S = 0.002
 # What travels between the processes; a message's first byte is its index here.
-MESSAGE_KINDS = ("totals", "forward", "logits", "backward", "gradients", "mask", "error", "stop")
+MESSAGE_KINDS = ("forward", "logits", "backward", "gradients", "mask", "error", "stop")
 
 
 def wait_spinning(conn: Any, seconds: float) -> None:
