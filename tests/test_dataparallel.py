@@ -187,6 +187,25 @@ def test_a_step_interrupted_between_exchanges_leaves_a_clear_error_not_mixed_tot
             parallel.forward(x)
 
 
+def test_parameters_and_gradients_are_the_layers_live_arrays_even_after_a_replacement():
+    model = conv_bn_network(np.random.default_rng(0))
+    twin = copy.deepcopy(model)
+    x = np.random.default_rng(1).standard_normal((4, 2, 8))
+    with DataParallel(model, 2) as parallel:
+        parallel.train()
+        params, grads = parallel.parameters(), parallel.gradients()
+        assert list(params) == list(twin.parameters()) == list(grads)
+        conv = parallel.model.layers[0]
+        assert params["0.W"] is conv.params["W"] and grads["0.W"] is conv.grads["W"]
+        # Something replaces a weight array (as a loader might): its values are the news.
+        conv.params["W"] = twin.layers[0].params["W"] * 0.5
+        twin.layers[0].params["W"] *= 0.5
+        twin.train()
+        np.testing.assert_allclose(parallel.forward(x), twin.forward(x), rtol=1e-4, atol=1e-5)
+        assert parallel.parameters()["0.W"] is conv.params["W"]
+        np.testing.assert_array_equal(conv.params["W"], twin.layers[0].params["W"])
+
+
 def test_totals_too_wide_for_the_exchange_are_refused_by_name():
     from conv1d_cli.nn.exchange import TotalsExchange
 

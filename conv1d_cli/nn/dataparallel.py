@@ -42,71 +42,17 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from conv1d_cli.nn.alloc import keep_freed_memory
 from conv1d_cli.nn.batchnorm import BatchNorm1d
 from conv1d_cli.nn.exchange import TotalsExchange
-from conv1d_cli.nn.layers import Dropout, Layer
+from conv1d_cli.nn.layers import Dropout
 from conv1d_cli.nn.model import Sequential
+from conv1d_cli.nn.shared import SharedArrays, bind_arrays, layers_of_kind, still_bound
 from conv1d_cli.nn.wire import SPIN_S, read_message, send_message, wait_spinning
 
 # Seconds between checks that a silent peer process is still alive while waiting for it.
 LIVENESS_POLL_S = 0.5
-ALIGN_BYTES = 64  # each shared array starts on a cache line
 
 
 class WorkerError(RuntimeError):
     """A data-parallel worker failed or stopped; the message says which and why."""
-
-
-def leaf_layers(layers: Sequential | list[Layer], path: str = "") -> Iterator[tuple[str, Layer]]:
-    """(path, layer) for every layer that is not a block, blocks entered depth first."""
-    for i, layer in enumerate(layers):
-        here = f"{path}{i}"
-        children = getattr(layer, "named_children", None)
-        if children is None:
-            yield here, layer
-            continue
-        for name, child in children():
-            inner = child if isinstance(child, Sequential) else [child]
-            yield from leaf_layers(inner, f"{here}.{name}.")
-
-
-def layers_of_kind(model: Sequential, kind: type[Layer]) -> list[Any]:
-    """Every leaf layer of ``model`` (inside blocks too) that is a ``kind``, in order."""
-    return [layer for _, layer in leaf_layers(model) if isinstance(layer, kind)]
-
-
-class SharedArrays:
-    """Named arrays laid end to end in one block of shared memory (inheritable by workers)."""
-
-    def __init__(self, like: dict[str, np.ndarray], block: Any = None) -> None:
-        self.layout = [(name, a.shape, a.dtype.str) for name, a in like.items()]
-        offsets, size = [], 0
-        for _, shape, dtype in self.layout:
-            offsets.append(size)
-            nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-            size += -(-nbytes // ALIGN_BYTES) * ALIGN_BYTES
-        self.block = mp.get_context("spawn").RawArray("b", max(size, 1)) if block is None else block
-        buffer = memoryview(self.block).cast("B")
-        self.arrays = {
-            name: np.ndarray(shape, np.dtype(dtype), buffer=buffer, offset=offset)
-            for (name, shape, dtype), offset in zip(self.layout, offsets, strict=True)
-        }
-        # The whole block as one vector when all arrays share a dtype (padding included: it
-        # is zero in every block of a layout, so blocks add up flat).
-        dtypes = {dtype for _, _, dtype in self.layout}
-        self.flat = np.frombuffer(buffer, np.dtype(dtypes.pop())) if len(dtypes) == 1 else None
-
-
-def bind_arrays(model: Sequential, shared: SharedArrays, kind: str, copy_in: bool) -> None:
-    """Make every layer's ``kind`` ("params" or "grads") arrays the shared views; ``copy_in``:
-    the layer's values are copied in first (not for a worker's parameters: a worker that
-    started late would otherwise overwrite weights rank 0 has updated since)."""
-    for path, layer in leaf_layers(model):
-        arrays = getattr(layer, kind)
-        for key, array in arrays.items():
-            view = shared.arrays[f"{path}.{key}"]
-            if array is not view:
-                if copy_in:
-                    view[...] = array
-                arrays[key] = view
 
 
 def cores_allowed() -> int:
@@ -220,6 +166,7 @@ class DataParallel:
         self._blas_limit = threadpool_limits(limits=1, user_api="blas")
         self._params = SharedArrays(model.parameters())
         self._own_grads = SharedArrays(model.gradients())
+        self._binding: list = []
         self._bind()
         self._bns = layers_of_kind(model, BatchNorm1d)
         self._dropouts = layers_of_kind(model, Dropout)
@@ -282,8 +229,20 @@ class DataParallel:
     def _bind(self) -> None:
         """Our layers' parameters and gradients as the shared views; a no-op unless something
         replaced an array since (then its values are the news)."""
-        bind_arrays(self.model, self._params, "params", copy_in=True)
-        bind_arrays(self.model, self._own_grads, "grads", copy_in=True)
+        if self._binding and still_bound(self._binding):
+            return
+        self._binding = bind_arrays(self.model, self._params, "params", copy_in=True)
+        self._binding += bind_arrays(self.model, self._own_grads, "grads", copy_in=True)
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """The model's live parameters (the shared views), named as ``Sequential``'s."""
+        self._bind()
+        return dict(self._params.arrays)
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        """The model's live gradients (rank 0's shared block), named as ``Sequential``'s."""
+        self._bind()
+        return dict(self._own_grads.arrays)
 
     def _check_worker(self, index: int) -> None:
         """Raise if worker ``index`` died, or sent something (an error) while we wait."""
