@@ -211,8 +211,39 @@ def test_totals_too_wide_for_the_exchange_are_refused_by_name():
 
     exchange = TotalsExchange(2, 4)
     with pytest.raises(ValueError, match=r"totals of shape \(5,\) do not fit the exchange's 4"):
-        exchange.allreduce(np.zeros(5), 0, 0.0, lambda i: None)
-    np.testing.assert_array_equal(exchange.allreduce(np.arange(3.0), 0, 0.0, None), [0, 1, 2])
+        exchange.allreduce(np.zeros(5), 0, 0.0, [])
+    np.testing.assert_array_equal(exchange.allreduce(np.arange(3.0), 0, 0.0, []), [0, 1, 2])
+
+
+class _PostedDuringTheCheck:
+    """A semaphore whose sleeping wait times out just before the peer posts it."""
+
+    def __init__(self):
+        self.posted = False
+
+    def acquire(self, block=True, timeout=None):
+        if block:  # the sleeping wait times out; meanwhile the peer posts, then sends on
+            self.posted = True
+            return False
+        return self.posted
+
+
+def test_a_message_sent_after_the_post_is_left_for_later_not_taken_for_a_stop():
+    from conv1d_cli.nn.exchange import Peer, wait_posted
+
+    def taken_for_a_stop():
+        raise AssertionError("the message was read as if rank 0 had stopped")
+
+    # The pipe has a message (say the next dropout mask) that rank 0 sent after its sum.
+    wait_posted(_PostedDuringTheCheck(), 0.0, Peer(lambda: True, taken_for_a_stop))
+    with pytest.raises(WorkerError, match="stopped"):
+        never = _PostedDuringTheCheck()
+        never.acquire = lambda block=True, timeout=None: False
+
+        def fail():
+            raise WorkerError("rank 0 stopped")
+
+        wait_posted(never, 0.0, Peer(lambda: True, fail))
 
 
 def test_training_run_with_workers_is_deterministic_and_close_to_one_process(tiny_config):

@@ -41,7 +41,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from conv1d_cli.nn.alloc import keep_freed_memory
 from conv1d_cli.nn.batchnorm import BatchNorm1d
-from conv1d_cli.nn.exchange import TotalsExchange
+from conv1d_cli.nn.exchange import Peer, TotalsExchange
 from conv1d_cli.nn.layers import Dropout
 from conv1d_cli.nn.model import Sequential
 from conv1d_cli.nn.shared import SharedArrays, bind_arrays, layers_of_kind, still_bound
@@ -98,7 +98,7 @@ def _worker_main(
     keep_freed_memory()
     limiter = threadpool_limits(limits=1, user_api="blas")  # noqa: F841 - held for life
 
-    def receive(expected: str | None) -> Any:
+    def receive(expected: str) -> Any:
         wait_spinning(conn, spin_s)
         try:
             kind, payload = read_message(conn)
@@ -110,12 +110,11 @@ def _worker_main(
             raise WorkerError(f"got {kind!r} where {expected!r} was due")
         return payload
 
-    def check_rank0() -> None:  # while waiting for a sum: a stop, an end of file or a fault
-        if conn.poll(0):
-            receive(None)
+    # Waiting for a sum, a message from rank 0 with no sum posted is a stop or its end.
+    rank0 = Peer(lambda: conn.poll(0), lambda: receive("sum"))
 
     def allreduce(local: np.ndarray) -> np.ndarray:
-        return exchange.worker_allreduce(rank, local, spin_s, check_rank0)
+        return exchange.worker_allreduce(rank, local, spin_s, rank0)
 
     try:
         bind_arrays(model, SharedArrays(model.parameters(), params_block), "params", False)
@@ -202,6 +201,7 @@ class DataParallel:
                 self._grads.append(grads)
                 self._conns.append(ours)
                 self._procs.append(proc)
+            self._peers = [self._worker_peer(i) for i in range(len(self._procs))]
         except BaseException:
             self.close()
             raise
@@ -244,17 +244,21 @@ class DataParallel:
         self._bind()
         return dict(self._own_grads.arrays)
 
-    def _check_worker(self, index: int) -> None:
-        """Raise if worker ``index`` died, or sent something (an error) while we wait."""
-        peer = f"data-parallel worker {index + 1}"
-        if self._conns[index].poll(0):
-            self._recv(index, "nothing")  # raises, with the worker's error if it sent one
-        if not self._procs[index].is_alive():
-            raise WorkerError(f"{peer} stopped")
+    def _worker_peer(self, index: int) -> Peer:
+        """Worker ``index`` as seen while waiting for its totals: something it sent then (its
+        error), or its end, stops the wait with a WorkerError."""
+        conn, proc = self._conns[index], self._procs[index]
+
+        def fail() -> None:
+            if conn.poll(0):
+                self._recv(index, "totals")  # raises, with the worker's error if it sent one
+            raise WorkerError(f"data-parallel worker {index + 1} stopped")
+
+        return Peer(lambda: conn.poll(0) or not proc.is_alive(), fail)
 
     def _allreduce(self, local: np.ndarray) -> np.ndarray:
         """Totals over rank 0 and the active workers, summed in rank order."""
-        return self._exchange.allreduce(local, self._active, self._spin_s, self._check_worker)
+        return self._exchange.allreduce(local, self._active, self._spin_s, self._peers)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """(N, ...) -> (N, K); in training mode rank 0 takes the first slice of the batch."""

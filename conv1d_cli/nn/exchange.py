@@ -27,9 +27,17 @@ import numpy as np
 CHECK_EVERY_S = 0.05
 
 
-def wait_posted(semaphore: Any, spin_s: float, check: Callable[[], None]) -> None:
+class Peer:
+    """What a waiting process checks about the process it waits for, between sleeps."""
+
+    def __init__(self, needs_attention: Callable[[], bool], fail: Callable[[], None]) -> None:
+        self.needs_attention = needs_attention  # it sent something, or it is gone
+        self.fail = fail  # read what it sent and raise (its error, a stop, its end)
+
+
+def wait_posted(semaphore: Any, spin_s: float, peer: Peer) -> None:
     """Take ``semaphore``: polling without sleeping for up to ``spin_s``, then sleeping in
-    slices; ``check()`` runs between slices and raises when the wait should end."""
+    slices, between which ``peer`` is checked."""
     if semaphore.acquire(False):
         return
     end = time.perf_counter() + spin_s
@@ -37,7 +45,12 @@ def wait_posted(semaphore: Any, spin_s: float, check: Callable[[], None]) -> Non
         if semaphore.acquire(False):
             return
     while not semaphore.acquire(True, CHECK_EVERY_S):
-        check()
+        if peer.needs_attention():
+            # Posted after all? Then what the peer sent is for later (rank 0 posts a sum
+            # before it sends the next dropout mask or the backward slice): leave it there.
+            if semaphore.acquire(False):
+                return
+            peer.fail()
 
 
 class TotalsExchange:
@@ -74,14 +87,14 @@ class TotalsExchange:
         return local.size
 
     def allreduce(
-        self, local: np.ndarray, active: int, spin_s: float, check: Callable[[int], None]
+        self, local: np.ndarray, active: int, spin_s: float, workers: list[Peer]
     ) -> np.ndarray:
         """Rank 0: ``local`` plus the totals of workers 1..``active``, summed in rank order
         (the same sum on every run); every active worker is sent the result."""
         n = self._fits(local)
         total = np.array(local, dtype=np.float64)
         for i in range(active):
-            wait_posted(self.posted[i], spin_s, lambda i=i: check(i))
+            wait_posted(self.posted[i], spin_s, workers[i])
             total += self.slots[i + 1, :n]
         self.slots[0, :n] = total
         for i in range(active):
@@ -89,11 +102,11 @@ class TotalsExchange:
         return total
 
     def worker_allreduce(
-        self, rank: int, local: np.ndarray, spin_s: float, check: Callable[[], None]
+        self, rank: int, local: np.ndarray, spin_s: float, rank0: Peer
     ) -> np.ndarray:
         """Worker ``rank``: post ``local``, wait for rank 0's sum, return a copy of it."""
         n = self._fits(local)
         self.slots[rank, :n] = local
         self.posted[rank - 1].release()
-        wait_posted(self.summed[rank - 1], spin_s, check)
+        wait_posted(self.summed[rank - 1], spin_s, rank0)
         return self.slots[0, :n].copy()
