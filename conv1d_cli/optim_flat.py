@@ -65,12 +65,10 @@ class FlatLayout:
         """Same names, shapes and dtype as when built, and the state tables still ours."""
         if tuple(params) != self.names or optimizer.state is not self.tables:
             return False
-        for (name, p), shape in zip(params.items(), self.shapes, strict=True):
-            g = grads[name]
-            if p.shape != shape or g.shape != shape or p.dtype != self.dtype:
-                return False
-            if g.dtype != self.dtype:
-                return False
+        if [p.shape for p in params.values()] != self.shapes:
+            return False
+        if next(iter(params.values())).dtype != self.dtype or not self.usable(params, grads):
+            return False
         return all(
             optimizer.state[kind].get(name) is view
             for kind, views in self.state_views.items()
