@@ -21,7 +21,13 @@ import numpy as np
 from conv1d_cli.build import build_schedule
 from conv1d_cli.config import Config
 from conv1d_cli.diagnostics import warn_if_stuck
-from conv1d_cli.errors import StorageError, TrainingDiverged, TrainingInterrupted, WorkerLost
+from conv1d_cli.errors import (
+    ConfigError,
+    StorageError,
+    TrainingDiverged,
+    TrainingInterrupted,
+    WorkerLost,
+)
 from conv1d_cli.nn.dataparallel import DataParallel, WorkerError
 from conv1d_cli.progress import Reporter, SilentReporter, format_epoch_line
 from conv1d_cli.report import evaluate, plot_curves
@@ -154,7 +160,11 @@ class Trainer:
             yield
             return
         model = self.model
-        with DataParallel(model, self.cfg.train.workers) as self.model:
+        try:
+            parallel = DataParallel(model, self.cfg.train.workers)
+        except ValueError as exc:  # this process or this system cannot start workers
+            raise ConfigError(f"train.workers: {exc}") from exc
+        with parallel as self.model:
             try:
                 yield
             finally:

@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pytest
 from test_train import StopAfter, _rows, _start, _wait_for, _weights
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 from typer.testing import CliRunner
 
 from conv1d_cli import nn
@@ -344,6 +344,28 @@ def test_a_daemonic_process_gets_a_clear_error():
     finally:
         proc.join(timeout=30)
     assert "daemonic process" in message and "1 worker" in message
+
+
+def test_a_system_without_posix_semaphores_gets_a_clear_error(monkeypatch, tiny_config):
+    from conv1d_cli.cli import app
+    from conv1d_cli.nn import dataparallel
+
+    def no_sem_open(workers, width):
+        raise ImportError("This platform lacks a functioning sem_open implementation")
+
+    monkeypatch.setattr(dataparallel, "TotalsExchange", no_sem_open)
+    blas_before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    with pytest.raises(ValueError, match="2 workers need POSIX semaphores.*train with 1 worker"):
+        DataParallel(conv_bn_network(np.random.default_rng(0)), 2)
+    assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == blas_before
+    # Through the command: one line naming the key, exit code 2, the run says why it failed.
+    args = ["train", str(tiny_config), "--quiet", "--set", "train.workers=2", "--name", "nosem"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: train.workers: 2 workers need POSIX")
+    summary = json.loads((tiny_config.parent / "runs" / "nosem" / "summary.json").read_text())
+    assert summary["status"] == "failed"
 
 
 def test_an_interrupted_run_with_workers_resumes_bit_for_bit(tiny_config):

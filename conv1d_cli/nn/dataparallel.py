@@ -158,6 +158,17 @@ class DataParallel:
                 f"{workers} workers cannot start from a daemonic process (a multiprocessing "
                 "pool's worker); train with 1 worker there"
             )
+        self._bns = layers_of_kind(model, BatchNorm1d)
+        self._dropouts = layers_of_kind(model, Dropout)
+        # Forward sends 3 totals per channel and the count; backward 2 per channel.
+        width = max([3 * bn.num_features + 1 for bn in self._bns], default=1)
+        try:
+            self._exchange = TotalsExchange(workers, width)
+        except (ImportError, OSError) as exc:  # no sem_open (some containers, some platforms)
+            raise ValueError(
+                f"{workers} workers need POSIX semaphores, which this system does not provide "
+                f"({exc}); train with 1 worker"
+            ) from exc
         # Spinning while waiting only pays when every process has a core of its own: with
         # fewer (a sweep running trials side by side), a spinning process would take the core
         # its peer needs, so the processes sleep between messages instead.
@@ -167,11 +178,6 @@ class DataParallel:
         self._own_grads = SharedArrays(model.gradients())
         self._binding: list = []
         self._bind()
-        self._bns = layers_of_kind(model, BatchNorm1d)
-        self._dropouts = layers_of_kind(model, Dropout)
-        # Forward sends 3 totals per channel and the count; backward 2 per channel.
-        width = max([3 * bn.num_features + 1 for bn in self._bns], default=1)
-        self._exchange = TotalsExchange(workers, width)
         self._broken = False
         ctx = mp.get_context("spawn")  # fork would copy BLAS thread pools mid-use
         self._grads: list[SharedArrays] = []
