@@ -28,7 +28,7 @@ from conv1d_cli.errors import (
     TrainingInterrupted,
     WorkerLost,
 )
-from conv1d_cli.nn.dataparallel import DataParallel, WorkerError
+from conv1d_cli.nn.dataparallel import DataParallel, WorkerError, cores_allowed
 from conv1d_cli.progress import Reporter, SilentReporter, format_epoch_line
 from conv1d_cli.report import evaluate, plot_curves
 from conv1d_cli.runs import (
@@ -159,9 +159,15 @@ class Trainer:
         if self.cfg.train.workers == 1:
             yield
             return
-        model = self.model
+        model, workers, cores = self.model, self.cfg.train.workers, cores_allowed()
+        if cores < workers:  # e.g. a template (2 workers) on a 1-core machine
+            self.reporter.message(
+                f"note: train.workers is {workers} but this run may use {cores} "
+                f"core{'s' if cores != 1 else ''}: its processes take turns, slower than "
+                f"train.workers={cores}"
+            )
         try:
-            parallel = DataParallel(model, self.cfg.train.workers)
+            parallel = DataParallel(model, workers)
         except ValueError as exc:  # this process or this system cannot start workers
             raise ConfigError(f"train.workers: {exc}") from exc
         with parallel as self.model:

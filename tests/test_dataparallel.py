@@ -334,6 +334,23 @@ def _start_in_daemon(queue):
         queue.put(str(exc))
 
 
+def test_more_workers_than_cores_gets_a_note_and_still_trains(tiny_config):
+    from conv1d_cli.cli import app
+
+    args = ["train", str(tiny_config), "--set", "train.workers=2", "--set", "train.epochs=1"]
+    with threadpool_limits(limits=1, user_api="blas"):  # what OMP_NUM_THREADS=1 gives
+        result = runner.invoke(app, [*args, "--name", "one-core"])
+    assert result.exit_code == 0, result.output
+    assert "note: train.workers is 2 but this run may use 1 core: its processes take" in (
+        result.output
+    )
+    from conv1d_cli.nn.dataparallel import cores_allowed
+
+    if cores_allowed() >= 2:  # as on the 2-core test machine: no note
+        result = runner.invoke(app, [*args, "--name", "enough"])
+        assert result.exit_code == 0 and "note: train.workers" not in result.output
+
+
 def test_a_daemonic_process_gets_a_clear_error():
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
