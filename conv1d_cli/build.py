@@ -15,6 +15,7 @@ import numpy as np
 from conv1d_cli import config as cfgs
 from conv1d_cli import nn, optim, schedules
 from conv1d_cli.errors import ConfigError
+from conv1d_cli.nn.dataparallel import DataParallel, cores_allowed
 from conv1d_cli.specs import BuildContext, build_sequence, fmt_shape
 
 
@@ -108,3 +109,24 @@ def build_schedule(schedule_cfg: Any, base_lr: float, steps_per_epoch: int, epoc
     """
     total = max(1, steps_per_epoch * epochs)
     return SCHEDULES[schedule_cfg.type](schedule_cfg, base_lr, steps_per_epoch, total)
+
+
+def build_data_parallel(
+    model: nn.Sequential, workers: int, note: Callable[[str], None]
+) -> DataParallel:
+    """``train.workers`` -> the model trained on that many processes (dataparallel.py).
+
+    ``note`` gets one line when the run may use fewer cores than workers (its processes then
+    take turns); a process or system that cannot start workers is a ConfigError naming the key.
+    """
+    cores = cores_allowed()
+    if cores < workers:  # e.g. a template (2 workers) on a 1-core machine
+        note(
+            f"note: train.workers is {workers} but this run may use {cores} "
+            f"core{'s' if cores != 1 else ''}: its processes take turns, slower than "
+            f"train.workers={cores}"
+        )
+    try:
+        return DataParallel(model, workers)
+    except ValueError as exc:  # a daemonic process, no POSIX semaphores
+        raise ConfigError(f"train.workers: {exc}") from exc

@@ -18,17 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from conv1d_cli.build import build_schedule
+from conv1d_cli.build import build_data_parallel, build_schedule
 from conv1d_cli.config import Config
 from conv1d_cli.diagnostics import warn_if_stuck
-from conv1d_cli.errors import (
-    ConfigError,
-    StorageError,
-    TrainingDiverged,
-    TrainingInterrupted,
-    WorkerLost,
-)
-from conv1d_cli.nn.dataparallel import DataParallel, WorkerError, cores_allowed
+from conv1d_cli.errors import StorageError, TrainingDiverged, TrainingInterrupted, WorkerLost
+from conv1d_cli.nn.dataparallel import WorkerError
 from conv1d_cli.progress import Reporter, SilentReporter, format_epoch_line
 from conv1d_cli.report import evaluate, plot_curves
 from conv1d_cli.runs import (
@@ -159,18 +153,10 @@ class Trainer:
         if self.cfg.train.workers == 1:
             yield
             return
-        model, workers, cores = self.model, self.cfg.train.workers, cores_allowed()
-        if cores < workers:  # e.g. a template (2 workers) on a 1-core machine
-            self.reporter.message(
-                f"note: train.workers is {workers} but this run may use {cores} "
-                f"core{'s' if cores != 1 else ''}: its processes take turns, slower than "
-                f"train.workers={cores}"
-            )
-        try:
-            parallel = DataParallel(model, workers)
-        except ValueError as exc:  # this process or this system cannot start workers
-            raise ConfigError(f"train.workers: {exc}") from exc
-        with parallel as self.model:
+        model = self.model
+        with build_data_parallel(
+            model, self.cfg.train.workers, self.reporter.message
+        ) as self.model:
             try:
                 yield
             finally:
