@@ -177,15 +177,19 @@ def compare_or_fail(name: str, path: str, engines: list[str], args: Any, *rest: 
         return {"config": name, "path": path, "failed": str(exc)}
 
 
+def with_workers(engines: list[str], args: Any) -> list[str]:
+    """With 2+ threads and PyTorch to compare with, conv1d is also timed training on one
+    process per thread (train.workers = threads)."""
+    return engines + ([NUMPY_WORKERS] if args.threads > 1 and "torch" in engines else [])
+
+
 def compare_templates(engines: list[str], args: Any) -> list[dict]:
     """Each template against its PyTorch twin: same input shape, its batch size, same threads."""
     rows = []
     for name, path in TEMPLATES:
         print(f"template {name} ...", flush=True)
         batch = load_config(ROOT / path).train.batch_size
-        # With 2+ threads the engine also trains on one process per thread (train.workers).
-        here = engines + ([NUMPY_WORKERS] if args.threads > 1 and "torch" in engines else [])
-        row = compare_or_fail(name, path, here, args, TEMPLATE_SHAPE, batch)
+        row = compare_or_fail(name, path, with_workers(engines, args), args, TEMPLATE_SHAPE, batch)
         row["threads"] = args.threads
         rows.append(row)
     return rows
@@ -240,8 +244,7 @@ def run_section(section: str, engines: list[str], args: Any) -> dict:
         return {"layers": out}
     if section == "configs":
         out = {"configs": []}
-        # With 2+ threads the configs also train on one process per thread (train.workers).
-        here = engines + ([NUMPY_WORKERS] if args.threads > 1 and "torch" in engines else [])
+        here = with_workers(engines, args)
         for name, path in CONFIGS:
             print(f"config {name} ...", flush=True)
             out["configs"].append(compare_or_fail(name, path, here, args))

@@ -109,8 +109,7 @@ def templates_markdown(results: dict) -> list[str]:
             t = r["torch"]
             row += [_n(t["train_samples_per_s"]), _n(t["eval_samples_per_s"]), _ratio_cell(r)]
         if has_workers:
-            w = r.get(WORKERS)
-            row += [_n(w["train_samples_per_s"]), _ratio_cell(r, "workers")] if w else ["–", "–"]
+            row += _workers_cells(r)
         row += [f"{r['rounds_used']}/{r['rounds_run']}", f"{r['others_cpu']:.0%}"]
         rows.append(row)
     return [
@@ -166,6 +165,12 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 def _n(value: float | None, digits: int = 0) -> str:
     return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def _workers_cells(row: dict) -> list[str]:
+    """Train samples/s with workers = threads, and its ratio to PyTorch ("–" when not run)."""
+    w = row.get(WORKERS)
+    return [_n(w["train_samples_per_s"]), _ratio_cell(row, "workers")] if w else ["–", "–"]
 
 
 def _ratio_cell(row: dict, engine: str = "numpy") -> str:
@@ -229,8 +234,7 @@ def markdown(results: dict) -> str:
                     _ratio_cell(r),
                 ]
             if has_workers:
-                w = r.get(WORKERS)
-                row += [_n(w["train_samples_per_s"]), _ratio_cell(r, "workers")] if w else ["–"] * 2
+                row += _workers_cells(r)
             row += [f"{r['rounds_used']}/{r['rounds_run']}", f"{r['others_cpu']:.0%}"]
             rows.append(row)
         parts.append(_table(header, rows))

@@ -14,7 +14,7 @@ The training statistics are PyTorch's: biased variance to normalize, unbiased va
 Data-parallel training (dataparallel.py) splits each batch between processes; ``allreduce``,
 when set, sums per-channel totals over all of them (float64, the same order in every process),
 so the statistics and the input gradient are those of the whole batch. ``grads`` keep this
-process's share: the trainer adds the shares once.
+process's share: DataParallel adds the shares once.
 """
 
 from __future__ import annotations

@@ -80,6 +80,11 @@ def _receive(conn: Any, expected: str, peer: str, alive: Any, spin_s: float) -> 
     raise WorkerError(f"{peer} sent {kind!r} where {expected!r} was due")
 
 
+def _worker_name(index: int) -> str:
+    """How errors name the worker at ``index`` of rank 0's lists (rank ``index + 1``)."""
+    return f"data-parallel worker {index + 1}"
+
+
 class _Stop(Exception):
     """Rank 0 asked this worker to stop."""
 
@@ -223,14 +228,14 @@ class DataParallel:
         self.close()
 
     def _recv(self, index: int, expected: str) -> Any:
-        peer, alive = f"data-parallel worker {index + 1}", self._procs[index].is_alive
-        return _receive(self._conns[index], expected, peer, alive, self._spin_s)
+        alive = self._procs[index].is_alive
+        return _receive(self._conns[index], expected, _worker_name(index), alive, self._spin_s)
 
     def _send(self, index: int, kind: str, payload: Any) -> None:
         try:
             send_message(self._conns[index], kind, payload)
         except OSError as exc:  # its end is closed: the worker is gone
-            raise WorkerError(f"data-parallel worker {index + 1} stopped") from exc
+            raise WorkerError(f"{_worker_name(index)} stopped") from exc
 
     def _bind(self) -> None:
         """Our layers' parameters and gradients as the shared views; a no-op unless something
@@ -258,7 +263,7 @@ class DataParallel:
         def fail() -> None:
             if conn.poll(0):
                 self._recv(index, "totals")  # raises, with the worker's error if it sent one
-            raise WorkerError(f"data-parallel worker {index + 1} stopped")
+            raise WorkerError(f"{_worker_name(index)} stopped")
 
         return Peer(lambda: conn.poll(0) or not proc.is_alive(), fail)
 
