@@ -27,7 +27,7 @@ SHAPE = (1, 784)
 
 def _models(config: str) -> tuple[Any, Any, Any]:
     """(cfg, engine model, rng) with randomised batchnorm statistics."""
-    from conv1d_cli.build import build_model
+    from conv1d_cli.build.objects import build_model
     from conv1d_cli.config import load_config
 
     cfg = load_config(config)
@@ -49,7 +49,7 @@ def serve(conn: Any, engine: str, config: str, threads: int) -> None:
     cfg, model, rng = _models(config)
     x = rng.standard_normal((BATCH, *SHAPE), dtype=np.float32)
     if engine == "numpy":
-        from conv1d_cli.inference import LoadedModel
+        from conv1d_cli.inference.load import LoadedModel
 
         stats = {"method": "standardize", "shift": [0.0], "scale": [1.0]}
         loaded = LoadedModel(model, cfg, tuple(map(str, range(10))), SHAPE, stats)

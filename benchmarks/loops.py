@@ -14,7 +14,7 @@ import numpy as np
 from contention import CLEAN, Meter
 from reference_loops import CourseNetLoops
 
-from conv1d_cli.build import build_loss, build_model, build_optimizer
+from conv1d_cli.build.objects import build_loss, build_model, build_optimizer
 from conv1d_cli.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -70,7 +70,7 @@ def driver_cpu(folder: Path) -> float:
 
     from typer.testing import CliRunner
 
-    from conv1d_cli.cli import app
+    from conv1d_cli.cli.app import app
 
     sweep = _sweep_file(folder)
     before = resource.getrusage(resource.RUSAGE_SELF)

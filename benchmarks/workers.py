@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from conv1d_cli.build import build_loss, build_model, build_optimizer
+from conv1d_cli.build.objects import build_loss, build_model, build_optimizer
 from conv1d_cli.config import load_config, load_config_dict
 from conv1d_cli.data.idx import read_idx
-from conv1d_cli.fastpath import InferenceRunner
-from conv1d_cli.nn import keep_freed_memory
-from conv1d_cli.nn.dataparallel import DataParallel
+from conv1d_cli.inference.fastpath import InferenceRunner
+from conv1d_cli.parallel.alloc import keep_freed_memory
+from conv1d_cli.parallel.dataparallel import DataParallel
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 

@@ -15,7 +15,7 @@ __all__ = ["Conv1dClassifier", "__version__", "load_model"]
 def __getattr__(name: str) -> Any:
     # Lazy, so `import conv1d_cli` (and the CLI's start) does not pay for NumPy models or sklearn.
     if name == "load_model":
-        from conv1d_cli.inference import load_model
+        from conv1d_cli.inference.load import load_model
 
         return load_model
     if name == "Conv1dClassifier":

@@ -1,3 +1,3 @@
-from conv1d_cli.cli import main
+from conv1d_cli.cli.app import main
 
 main()

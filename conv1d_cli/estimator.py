@@ -2,7 +2,7 @@
 
 ``fit`` runs the same Trainer as ``conv1d train`` (no second training loop), in memory: no run
 directory is written unless ``runs_dir`` is given. Predictions go through the one inference
-path (``conv1d_cli.inference``), with the normalization statistics of the training data.
+path (``conv1d_cli.inference.load``), with the normalization statistics of the training data.
 
     Conv1dClassifier(config="configs/mnist1d.yaml", overrides={"train.epochs": 5}).fit(X, y)
 
@@ -23,9 +23,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from conv1d_cli.inference import LoadedModel
-from conv1d_cli.progress import SilentReporter
-from conv1d_cli.train import Trainer
+from conv1d_cli.inference.load import LoadedModel
+from conv1d_cli.training.loop import Trainer
+from conv1d_cli.training.progress import SilentReporter
 
 # A small network for any length >= 1: the default when no config is given.
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -169,8 +169,8 @@ class Conv1dClassifier(ClassifierMixin, BaseEstimator):
         return prepare(raw, cfg.data, cfg.seed)
 
     def _trainer(self, cfg: Any, data: Any) -> Trainer:
-        from conv1d_cli.build import build_loss, build_model, build_optimizer
-        from conv1d_cli.progress import make_reporter
+        from conv1d_cli.build.objects import build_loss, build_model, build_optimizer
+        from conv1d_cli.training.progress import make_reporter
 
         rng = np.random.default_rng(cfg.seed)
         model = build_model(cfg.model, data.sample_shape, data.n_classes, rng, cfg.train.dtype)
@@ -183,7 +183,8 @@ class Conv1dClassifier(ClassifierMixin, BaseEstimator):
         if self.runs_dir is None:
             return InMemoryTrainer(*parts, Path("(in memory)"), reporter)
         from conv1d_cli.config import config_to_yaml
-        from conv1d_cli.runs import atomic_write_text, create_run_dir
+        from conv1d_cli.rundir.atomic import atomic_write_text
+        from conv1d_cli.rundir.layout import create_run_dir
 
         run_dir = create_run_dir(Path(self.runs_dir), cfg.name or "estimator")
         atomic_write_text(run_dir / "config.yaml", config_to_yaml(cfg))

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 from typer.testing import CliRunner
 
-from conv1d_cli.cli import app
+from conv1d_cli.cli.app import app
 from conv1d_cli.data import Dataset
-from conv1d_cli.runs import load_checkpoint
+from conv1d_cli.rundir.checkpoints import load_checkpoint
 
 runner = CliRunner()
 

@@ -24,7 +24,7 @@ from conv1d_cli.nn import (
     Tanh,
     output_size,
 )
-from conv1d_cli.optim import Adam
+from conv1d_cli.training.optim import Adam
 
 F64 = np.float64
 

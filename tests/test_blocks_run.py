@@ -11,9 +11,10 @@ import pytest
 from test_train import StopAfter, _rows, _weights
 from typer.testing import CliRunner
 
-from conv1d_cli.cli import app
-from conv1d_cli.commands import FinishedRun, evaluate_checkpoint, run_training, setup_training
+from conv1d_cli.cli.app import app
 from conv1d_cli.errors import TrainingInterrupted
+from conv1d_cli.inference.evaluate import evaluate_checkpoint
+from conv1d_cli.training.setup import FinishedRun, run_training, setup_training
 
 runner = CliRunner()
 

@@ -14,8 +14,9 @@ import yaml
 from typer.testing import CliRunner
 
 from conv1d_cli import __version__
-from conv1d_cli.cli import app
-from conv1d_cli.runs import METRIC_COLUMNS, load_checkpoint
+from conv1d_cli.cli.app import app
+from conv1d_cli.rundir.checkpoints import load_checkpoint
+from conv1d_cli.rundir.metrics_log import METRIC_COLUMNS
 
 runner = CliRunner()
 

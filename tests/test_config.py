@@ -19,8 +19,8 @@ from conv1d_cli.config import (
     load_config_dict,
     parse_override,
 )
+from conv1d_cli.config.yamlio import ConfigLoader, read_yaml
 from conv1d_cli.errors import ConfigError
-from conv1d_cli.yamlio import ConfigLoader, read_yaml
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 

@@ -16,7 +16,7 @@ from reference_loops import (
 )
 
 from conv1d_cli.nn import Conv1d, SimpleConv1d, functional
-from conv1d_cli.optim import SGD
+from conv1d_cli.training.optim import SGD
 
 # ----------------------------------------------------------------------------- check values
 

@@ -12,7 +12,7 @@ import pytest
 from ts_files import ts_text, tsv_text, write_ts_pair
 from typer.testing import CliRunner
 
-from conv1d_cli.cli import app
+from conv1d_cli.cli.app import app
 from conv1d_cli.config import DataConfig
 from conv1d_cli.data import load_dataset, read_raw
 from conv1d_cli.data.ts import read_archive
@@ -208,7 +208,7 @@ def test_test_file_with_other_dimensions_is_an_error(tmp_path):
 
 
 def test_predict_reads_an_unequal_length_file_as_training_did(tmp_path):
-    from conv1d_cli.predict_inputs import read_predict_input
+    from conv1d_cli.inference.inputs import read_predict_input
 
     rng = np.random.default_rng(3)
     train, test = _series(rng, 9, 2, (5, 15)), _series(rng, 6, 2, (5, 15))

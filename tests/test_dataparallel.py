@@ -23,11 +23,11 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from typer.testing import CliRunner
 
 from conv1d_cli import nn
-from conv1d_cli.commands import run_training, setup_training
 from conv1d_cli.errors import TrainingInterrupted
-from conv1d_cli.nn.dataparallel import DataParallel, WorkerError
-from conv1d_cli.nn.wire import read_message, send_message
-from conv1d_cli.optim import Adam
+from conv1d_cli.parallel.dataparallel import DataParallel, WorkerError
+from conv1d_cli.parallel.wire import read_message, send_message
+from conv1d_cli.training.optim import Adam
+from conv1d_cli.training.setup import run_training, setup_training
 
 runner = CliRunner()
 
@@ -207,7 +207,7 @@ def test_parameters_and_gradients_are_the_layers_live_arrays_even_after_a_replac
 
 
 def test_totals_too_wide_for_the_exchange_are_refused_by_name():
-    from conv1d_cli.nn.exchange import TotalsExchange
+    from conv1d_cli.parallel.exchange import TotalsExchange
 
     exchange = TotalsExchange(2, 4)
     with pytest.raises(ValueError, match=r"totals of shape \(5,\) do not fit the exchange's 4"):
@@ -229,7 +229,7 @@ class _PostedDuringTheCheck:
 
 
 def test_a_message_sent_after_the_post_is_left_for_later_not_taken_for_a_stop():
-    from conv1d_cli.nn.exchange import Peer, wait_posted
+    from conv1d_cli.parallel.exchange import Peer, wait_posted
 
     def taken_for_a_stop():
         raise AssertionError("the message was read as if rank 0 had stopped")
@@ -335,7 +335,7 @@ def _start_in_daemon(queue):
 
 
 def test_more_workers_than_cores_gets_a_note_and_still_trains(tiny_config):
-    from conv1d_cli.cli import app
+    from conv1d_cli.cli.app import app
 
     args = ["train", str(tiny_config), "--set", "train.workers=2", "--set", "train.epochs=1"]
     with threadpool_limits(limits=1, user_api="blas"):  # what OMP_NUM_THREADS=1 gives
@@ -344,7 +344,7 @@ def test_more_workers_than_cores_gets_a_note_and_still_trains(tiny_config):
     assert "note: train.workers is 2 but this run may use 1 core: its processes take" in (
         result.output
     )
-    from conv1d_cli.nn.dataparallel import cores_allowed
+    from conv1d_cli.parallel.dataparallel import cores_allowed
 
     if cores_allowed() >= 2:  # as on the 2-core test machine: no note
         result = runner.invoke(app, [*args, "--name", "enough"])
@@ -364,8 +364,8 @@ def test_a_daemonic_process_gets_a_clear_error():
 
 
 def test_a_system_without_posix_semaphores_gets_a_clear_error(monkeypatch, tiny_config):
-    from conv1d_cli.cli import app
-    from conv1d_cli.nn import dataparallel
+    from conv1d_cli.cli.app import app
+    from conv1d_cli.parallel import dataparallel
 
     def no_sem_open(workers, width):
         raise ImportError("This platform lacks a functioning sem_open implementation")
@@ -434,7 +434,7 @@ def test_a_script_that_forgets_close_still_exits_and_leaves_no_worker(tmp_path):
     script.write_text(
         "import numpy as np\n"
         "from conv1d_cli import nn\n"
-        "from conv1d_cli.nn.dataparallel import DataParallel\n"
+        "from conv1d_cli.parallel.dataparallel import DataParallel\n"
         "if __name__ == '__main__':  # spawned workers import this file\n"
         "    parallel = DataParallel(nn.Sequential([nn.Dense(3, 2)]), 2)\n"
         "    parallel.forward(np.ones((4, 3)))\n"

@@ -15,10 +15,10 @@ from conv1d_cli.nn import (
     MaxPool1d,
     ReLU,
     Sequential,
-    alloc,
     blas,
 )
 from conv1d_cli.nn import functional as fn
+from conv1d_cli.parallel import alloc
 
 
 @pytest.mark.parametrize("padding", [0, 2, "same", (1, 3)])

@@ -9,9 +9,9 @@ import pytest
 import safetensors.numpy
 from typer.testing import CliRunner
 
-from conv1d_cli import commands
-from conv1d_cli.cli import app
-from conv1d_cli.runs import load_checkpoint, save_checkpoint
+from conv1d_cli.cli.app import app
+from conv1d_cli.rundir.checkpoints import load_checkpoint, save_checkpoint
+from conv1d_cli.training import setup as commands
 
 runner = CliRunner()
 

@@ -11,8 +11,8 @@ from signal_files import SINE_CLASSES, make_sines
 from ts_files import tsv_text, write_ts_pair
 from typer.testing import CliRunner
 
-from conv1d_cli.cli import app
-from conv1d_cli.config_loader import load_config_dict
+from conv1d_cli.cli.app import app
+from conv1d_cli.config.loader import load_config_dict
 
 runner = CliRunner()
 CLASSES = ("1", "2", "3")  # numbers: a .tsv file reads its labels as numbers

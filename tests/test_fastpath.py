@@ -7,9 +7,10 @@ import pytest
 from test_onnx_export import CONV, HEAD, LAYER_CASES, loaded_model
 from threadpoolctl import threadpool_limits
 
-from conv1d_cli import fastpath, nn
+from conv1d_cli import nn
 from conv1d_cli.config import load_config
-from conv1d_cli.fastpath import InferenceRunner
+from conv1d_cli.inference import fastpath
+from conv1d_cli.inference.fastpath import InferenceRunner
 
 EXTRA_CASES = {
     "relu-first": [{"type": "relu"}, CONV],  # the caller's array must not be written

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conv1d_cli.cli import app
-from conv1d_cli.runlock import LOCK_NAME, acquire_run_lock, read_holder
-from conv1d_cli.runs import load_checkpoint
-from conv1d_cli.train import Trainer
+from conv1d_cli.cli.app import app
+from conv1d_cli.rundir.checkpoints import load_checkpoint
+from conv1d_cli.rundir.lock import LOCK_NAME, acquire_run_lock, read_holder
+from conv1d_cli.training.loop import Trainer
 
 runner = CliRunner()
 

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from trained_runs import train_run
 
-from conv1d_cli import commands, load_model
+from conv1d_cli import load_model
 from conv1d_cli.config import load_config
 from conv1d_cli.data import load_dataset
 from conv1d_cli.errors import CheckpointError, DataError
-from conv1d_cli.inference import (
+from conv1d_cli.inference.evaluate import evaluate_checkpoint
+from conv1d_cli.inference.load import (
     ACTIVATION_BUDGET_BYTES,
     label_indices,
     normalize_samples,
@@ -48,7 +49,7 @@ def test_predict_proba_and_predict(run):
 
 def test_eval_and_predict_agree(run):
     run_dir, x_test, y_test = run
-    report = commands.evaluate_checkpoint(run_dir).report
+    report = evaluate_checkpoint(run_dir).report
     model = load_model(run_dir)
     predicted = model.predict(x_test)
     assert report["accuracy"] == pytest.approx(np.mean(predicted == y_test), abs=1e-12)

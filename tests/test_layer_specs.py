@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from conv1d_cli import nn
-from conv1d_cli.build import build_model
+from conv1d_cli.build.objects import build_model
 from conv1d_cli.config import Config, ModelConfig, load_config
-from conv1d_cli.config_errors import _child, _Slot, _tags
+from conv1d_cli.config.layers import LAYER_SPECS
+from conv1d_cli.config.validation import _child, _Slot, _tags
 from conv1d_cli.errors import ConfigError
-from conv1d_cli.specs import LAYER_SPECS
 
 ENGINE = {
     "conv1d": nn.Conv1d, "dense": nn.Dense, "linear": nn.Dense, "relu": nn.ReLU,
@@ -264,7 +264,7 @@ def test_blocks_survive_the_yaml_round_trip(tmp_path):
 def test_outsize_accepts_causal_padding():
     from typer.testing import CliRunner
 
-    from conv1d_cli.cli import app
+    from conv1d_cli.cli.app import app
 
     result = CliRunner().invoke(
         app, ["outsize", "--n", "100", "--f", "3", "--d", "4", "--p", "causal"]

@@ -13,15 +13,15 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from conv1d_cli import memory
-from conv1d_cli.build import build_model, build_optimizer
-from conv1d_cli.cli import app
-from conv1d_cli.commands import preflight_training, resolve_config
-from conv1d_cli.config import load_config_dict
+from conv1d_cli.build import memory
+from conv1d_cli.build.memory import available_memory, check_memory, estimate, preflight_config
+from conv1d_cli.build.objects import build_model, build_optimizer
+from conv1d_cli.build.shapes import config_rows
+from conv1d_cli.cli.app import app
+from conv1d_cli.config import load_config_dict, resolve_config
 from conv1d_cli.data import load_dataset
 from conv1d_cli.errors import DataError, NotEnoughMemory
-from conv1d_cli.memory import available_memory, check_memory, estimate, preflight_config
-from conv1d_cli.memory_shapes import config_rows
+from conv1d_cli.training.setup import preflight_training
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent
@@ -244,7 +244,7 @@ def _summary_json(config: Path) -> dict:
 def test_summary_of_a_network_too_big_to_build_shows_the_table_without_allocating(
     tmp_path, monkeypatch
 ):
-    from conv1d_cli import commands
+    from conv1d_cli.build import summary
 
     config = tmp_path / "huge.yaml"
     config.write_text(HUGE.replace("RUNS", str(tmp_path / "runs")))
@@ -253,7 +253,7 @@ def test_summary_of_a_network_too_big_to_build_shows_the_table_without_allocatin
     def no_build(*args, **kwargs):
         raise AssertionError("summary built the model")
 
-    monkeypatch.setattr(commands, "build_model", no_build)
+    monkeypatch.setattr(summary, "build_model", no_build)
     payload = _summary_json(config)
     # by hand, digits (1, 64): conv 100,000 x 1 x 3 + bias -> (100,000, 62); flatten 6,200,000;
     # dense 6,200,000 x 100,000 + bias; dense 100,000 x 10 + bias

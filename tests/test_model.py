@@ -19,7 +19,7 @@ from conv1d_cli.nn import (
     SoftmaxCrossEntropy,
     Tanh,
 )
-from conv1d_cli.optim import Adam
+from conv1d_cli.training.optim import Adam
 
 
 def small_net(seed=0, dtype=np.float32, dropout=0.5) -> Sequential:

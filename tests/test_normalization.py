@@ -99,7 +99,7 @@ def test_per_sample_through_the_data_pipeline(tmp_path):
 
 @pytest.mark.parametrize("method", ["scale", "standardize", "per_sample", "none"])
 def test_the_inference_path_normalizes_like_training(method):
-    from conv1d_cli.inference import normalize_samples
+    from conv1d_cli.inference.load import normalize_samples
 
     rng = np.random.default_rng(4)
     train = rng.normal(2.0, 3.0, size=(20, 3, 40)).astype(np.float32)

@@ -11,12 +11,12 @@ from trained_runs import train_run
 from typer.testing import CliRunner
 
 from conv1d_cli import load_model
-from conv1d_cli.build import build_model
-from conv1d_cli.cli import app
+from conv1d_cli.build.objects import build_model
+from conv1d_cli.cli.app import app
 from conv1d_cli.config import load_config, load_config_dict
-from conv1d_cli.export import check_samples, export_onnx, onnx_probabilities
-from conv1d_cli.export.onnx_export import build_onnx
-from conv1d_cli.inference import LoadedModel
+from conv1d_cli.inference.export import check_samples, export_onnx, onnx_probabilities
+from conv1d_cli.inference.export.onnx_export import build_onnx
+from conv1d_cli.inference.load import LoadedModel
 
 TOLERANCE = 1e-5  # max |onnxruntime - engine| on probabilities (the issue's bar)
 CONV = {"type": "conv1d", "channels": 5, "kernel": 3}
@@ -169,7 +169,7 @@ def test_full_networks_of_the_shipped_configs():
 @pytest.mark.parametrize("template", ["fcn", "resnet1d", "inception"])
 def test_time_series_templates(template):
     """The templates' residual and inception networks, exported and run by onnxruntime."""
-    from conv1d_cli.fastpath import InferenceRunner
+    from conv1d_cli.inference.fastpath import InferenceRunner
 
     cfg = load_config(f"configs/templates/{template}.yaml")
     layers = [spec.model_dump() for spec in cfg.model.layers]

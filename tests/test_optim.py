@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from conv1d_cli.nn import SimpleConv1d
-from conv1d_cli.optim import SGD, AdaGrad, Adam, AdamW, Momentum, RMSProp, clip_grad_norm
-from conv1d_cli.schedules import ConstantLR, CosineLR, OneCycleLR, StepLR
+from conv1d_cli.training.optim import SGD, AdaGrad, Adam, AdamW, Momentum, RMSProp, clip_grad_norm
+from conv1d_cli.training.schedules import ConstantLR, CosineLR, OneCycleLR, StepLR
 
 G1, G2 = np.array([0.5, -1.0]), np.array([0.1, 0.2])
 

@@ -12,8 +12,8 @@ from signal_files import SINE_CLASSES, make_sines, write_sines
 from ts_files import write_ts_pair
 from typer.testing import CliRunner
 
-from conv1d_cli.cli import app
-from conv1d_cli.runs import load_checkpoint
+from conv1d_cli.cli.app import app
+from conv1d_cli.rundir.checkpoints import load_checkpoint
 
 runner = CliRunner()
 MINIMAL = """

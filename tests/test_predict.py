@@ -15,7 +15,7 @@ from trained_runs import train_run
 from typer.testing import CliRunner
 
 from conv1d_cli import load_model
-from conv1d_cli.cli import app
+from conv1d_cli.cli.app import app
 
 runner = CliRunner()
 
@@ -177,7 +177,7 @@ def test_memory_does_not_grow_with_the_input(tmp_path):
     import os
     import tracemalloc
 
-    from conv1d_cli.predicting import predict_file
+    from conv1d_cli.inference.predict import predict_file
 
     layers = [{"type": "conv1d", "channels": 4, "kernel": 3}, {"type": "flatten"}]
     run_dir, _, _ = train_run(tmp_path / "run", [*layers, {"type": "dense", "units": 3}], epochs=1)

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from conv1d_cli.errors import RunInUse
-from conv1d_cli.runlock import LOCK_NAME, acquire_run_lock, holder_alive, read_holder
+from conv1d_cli.rundir.lock import LOCK_NAME, acquire_run_lock, holder_alive, read_holder
 
 
 def _dead_pid() -> int:
@@ -70,7 +70,7 @@ def test_a_lock_from_another_host_is_never_taken_over(tmp_path):
 
 def test_lock_held_by_another_process_and_freed_by_its_death(tmp_path):
     code = (
-        "import sys, time; from conv1d_cli.runlock import acquire_run_lock; "
+        "import sys, time; from conv1d_cli.rundir.lock import acquire_run_lock; "
         "lock = acquire_run_lock(sys.argv[1], 'holder'); print('locked', flush=True); "
         "time.sleep(60)"
     )

@@ -11,17 +11,16 @@ import pytest
 import safetensors.numpy
 
 from conv1d_cli.errors import CheckpointError, RunDirError
-from conv1d_cli.runs import (
+from conv1d_cli.rundir.atomic import atomic_write_bytes
+from conv1d_cli.rundir.checkpoints import (
     CHECKPOINT_VERSION,
     Checkpoint,
-    MetricsLog,
-    atomic_write_bytes,
-    check_runs_dir_writable,
-    create_run_dir,
     load_checkpoint,
     resolve_checkpoint,
     save_checkpoint,
 )
+from conv1d_cli.rundir.layout import check_runs_dir_writable, create_run_dir
+from conv1d_cli.rundir.metrics_log import MetricsLog
 
 
 def _checkpoint() -> Checkpoint:

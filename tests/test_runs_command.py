@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conv1d_cli.cli import app
-from conv1d_cli.runlock import LOCK_NAME, acquire_run_lock
+from conv1d_cli.cli.app import app
+from conv1d_cli.rundir.lock import LOCK_NAME, acquire_run_lock
 
 runner = CliRunner()
 
@@ -149,7 +149,7 @@ def test_compare_and_runs_refuse_bad_arguments(runs_dir, tmp_path):
 
 
 def test_readme_run_statuses_table_is_the_runstatus_list(runs_dir):
-    from conv1d_cli.runstatus import MEANING, RunStatus
+    from conv1d_cli.rundir.status import MEANING, RunStatus
 
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     section = readme.split("### Run statuses", 1)[1].split("\n\n")[2]  # the table

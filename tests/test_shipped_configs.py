@@ -9,7 +9,7 @@ import pytest
 from idx_files import write_idx_folder
 from typer.testing import CliRunner
 
-from conv1d_cli.cli import app
+from conv1d_cli.cli.app import app
 from conv1d_cli.data.synthetic import write_example_signals
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"

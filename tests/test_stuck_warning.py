@@ -10,10 +10,10 @@ import pytest
 from signal_files import write_sines
 from typer.testing import CliRunner
 
-from conv1d_cli import diagnostics
-from conv1d_cli.cli import app
+from conv1d_cli.cli.app import app
 from conv1d_cli.nn import Dense, Parallel, ReLU, Residual, Sequential
-from conv1d_cli.runs import load_checkpoint
+from conv1d_cli.rundir.checkpoints import load_checkpoint
+from conv1d_cli.training import diagnostics
 
 runner = CliRunner()
 WARNING = "warning: training looks stuck"

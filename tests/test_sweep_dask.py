@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conv1d_cli.cli import app
+from conv1d_cli.cli.app import app
 from tests.sweep_helpers import (
     epochs_done,
     kill_group,

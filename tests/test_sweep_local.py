@@ -9,7 +9,7 @@ import threading
 
 from typer.testing import CliRunner
 
-from conv1d_cli.cli import app
+from conv1d_cli.cli.app import app
 from conv1d_cli.config import load_config
 from tests.sweep_helpers import (
     epochs_done,

@@ -8,7 +8,7 @@ import math
 import pytest
 from typer.testing import CliRunner
 
-from conv1d_cli.cli import app
+from conv1d_cli.cli.app import app
 from conv1d_cli.config import load_config
 from conv1d_cli.sweep.plan import make_plan
 from conv1d_cli.sweep.search import grid_params, random_params
@@ -263,7 +263,7 @@ def test_bayes_checks_the_corners_of_its_space(tmp_path):
 
 
 def test_sweep_names_follow_the_run_name_rule(tmp_path):
-    from conv1d_cli.commands import RUN_NAME
+    from conv1d_cli.config.loader import RUN_NAME
     from conv1d_cli.sweep.plan import SWEEP_NAME
 
     assert SWEEP_NAME.pattern == RUN_NAME.pattern
@@ -275,7 +275,7 @@ def test_sweep_names_follow_the_run_name_rule(tmp_path):
 
 def test_a_trial_starts_fresh_resumes_or_refuses_a_live_run(tmp_path):
     from conv1d_cli.errors import RunInUse
-    from conv1d_cli.runlock import acquire_run_lock
+    from conv1d_cli.rundir.lock import acquire_run_lock
     from conv1d_cli.sweep.executors import TrialJob, train_argv
 
     job = TrialJob("trial-000", "c.yaml", str(tmp_path), str(tmp_path), "log", "stop")

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from conv1d_cli.cli import app
+from conv1d_cli.cli.app import app
 from conv1d_cli.config import load_config
-from conv1d_cli.runs import load_checkpoint
+from conv1d_cli.rundir.checkpoints import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = sorted((ROOT / "configs" / "templates").glob("*.yaml"))

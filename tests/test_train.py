@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conv1d_cli.commands import FinishedRun, run_training, setup_training
 from conv1d_cli.errors import ConfigError, TrainingDiverged, TrainingInterrupted
-from conv1d_cli.progress import SilentReporter
-from conv1d_cli.runs import load_checkpoint
+from conv1d_cli.rundir.checkpoints import load_checkpoint
+from conv1d_cli.training.progress import SilentReporter
+from conv1d_cli.training.setup import FinishedRun, run_training, setup_training
 
 TIMING = ("epoch_seconds", "samples_per_s")
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from conv1d_cli import commands
+from conv1d_cli.training import setup as commands
 
 SMALL_NET = [
     {"type": "conv1d", "channels": 6, "kernel": 5, "padding": "same"},

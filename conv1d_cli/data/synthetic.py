@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from conv1d_cli.runs import atomic_write_bytes
+from conv1d_cli.rundir.atomic import atomic_write_bytes
 
 CLASSES = ("sine", "square", "sawtooth")
 

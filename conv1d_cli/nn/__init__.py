@@ -3,7 +3,6 @@
 Activations may be stored channel-major (see functional.py); layers accept any strides.
 """
 
-from conv1d_cli.nn.alloc import keep_freed_memory
 from conv1d_cli.nn.batchnorm import BatchNorm1d
 from conv1d_cli.nn.blocks import Parallel, Residual
 from conv1d_cli.nn.conv import (
@@ -63,6 +62,5 @@ __all__ = [
     "Tanh",
     "calc_conv1d_output_size",
     "get_initializer",
-    "keep_freed_memory",
     "output_size",
 ]

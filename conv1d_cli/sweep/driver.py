@@ -20,8 +20,7 @@ from rich.console import Console
 
 from conv1d_cli.config import Config, config_to_yaml
 from conv1d_cli.errors import ConfigError, Conv1dError, TrainingInterrupted
-from conv1d_cli.runs import atomic_write_text
-from conv1d_cli.stopsignals import on_stop_signals
+from conv1d_cli.rundir.atomic import atomic_write_text
 from conv1d_cli.sweep.executors import TASK_LOST, Executor, LocalExecutor, TrialJob, cores
 from conv1d_cli.sweep.plan import Plan
 from conv1d_cli.sweep.report import Progress, TrialRecord, write_trials_csv
@@ -35,6 +34,7 @@ from conv1d_cli.sweep.sweepdir import (
     write_outputs,
     write_state,
 )
+from conv1d_cli.training.stopsignals import on_stop_signals
 
 POLL_SECONDS = 0.1
 # conv1d train's exit codes after SIGINT/SIGTERM; before its handler is installed (still

@@ -68,7 +68,7 @@ def train_argv(job: TrialJob) -> list[str]:
     result, so it is removed and the trial starts again (``conv1d train`` would otherwise pick
     the name ``trial-003-2``), unless a live process holds its run lock.
     """
-    from conv1d_cli.runlock import holder_alive
+    from conv1d_cli.rundir.lock import holder_alive
 
     run_dir = job.run_dir
     if (run_dir / "checkpoints" / "last.safetensors").is_file():

@@ -18,7 +18,7 @@ from conv1d_cli.sweep.search import OPTUNA_MISSING, grid_params, needs_optuna, r
 from conv1d_cli.sweep.spec import LoadedSweep, load_sweep, overrides_for
 
 MAX_SHOWN = 5  # trial errors shown; the count says how many there were
-# The rule for run names (conv1d_cli.commands.RUN_NAME, a test keeps them equal), written here
+# The rule for run names (conv1d_cli.config.loader.RUN_NAME, a test keeps them equal), written here
 # so the driver does not import the data stack (scikit-learn: seconds) just to check a name.
 SWEEP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 

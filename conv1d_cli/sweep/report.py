@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from conv1d_cli.runs import atomic_write_text
+from conv1d_cli.rundir.atomic import atomic_write_text
 
 FINISHED = ("completed", "pruned", "diverged", "failed")
 MARKERS = {"completed": "o", "pruned": "x", "diverged": "v"}  # others (interrupted): "."

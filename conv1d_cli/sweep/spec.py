@@ -14,8 +14,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError, model_validator
 
-from conv1d_cli.config import StrictModel
-from conv1d_cli.config_errors import (
+from conv1d_cli.config.layers import StrictModel
+from conv1d_cli.config.loader import _apply_override, _read_text
+from conv1d_cli.config.validation import (
     _bool_problem,
     _bools_for_numbers,
     _format,
@@ -24,9 +25,8 @@ from conv1d_cli.config_errors import (
     _Slot,
     _translate,
 )
-from conv1d_cli.config_loader import _apply_override, _read_text
+from conv1d_cli.config.yamlio import KeyPath, read_yaml
 from conv1d_cli.errors import ConfigError
-from conv1d_cli.yamlio import KeyPath, read_yaml
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform")
 CSV_METRICS = ("val_acc", "val_loss", "train_acc", "train_loss")

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from conv1d_cli.config import config_to_yaml, load_config
+from conv1d_cli.config.yamlio import dump_yaml
 from conv1d_cli.errors import ConfigError, Conv1dError
-from conv1d_cli.runlock import acquire_run_lock
-from conv1d_cli.runs import atomic_write_text, write_json
-from conv1d_cli.runstatus import RunStatus
+from conv1d_cli.rundir.atomic import atomic_write_text, write_json
+from conv1d_cli.rundir.lock import acquire_run_lock
+from conv1d_cli.rundir.status import RunStatus
 from conv1d_cli.sweep.plan import Plan
 from conv1d_cli.sweep.report import (
     TrialRecord,
@@ -28,7 +29,6 @@ from conv1d_cli.sweep.report import (
     plot_metric,
     write_trials_csv,
 )
-from conv1d_cli.yamlio import dump_yaml
 
 
 def read_metric_rows(path: Path) -> list[dict[str, float]]:

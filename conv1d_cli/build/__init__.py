@@ -1,0 +1,7 @@
+"""From a validated config to objects, and whether they fit in memory before they exist.
+
+- ``objects``: lookup tables from config to network, loss, optimizer, schedule, data-parallel.
+- ``shapes``: a shape-only pass over the config: the engine's per-layer rows, no weights.
+- ``memory``: the preflight that refuses a model or batch the machine cannot hold.
+- ``summary``: ``conv1d summary``: per-layer shapes, parameters, multiply-accumulates.
+"""

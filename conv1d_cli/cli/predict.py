@@ -1,0 +1,138 @@
+"""``conv1d predict`` and ``conv1d export``: thin wrappers around predicting.py and export/.
+
+Registered on the app in cli.py; the shared error handling (one line, exit 2) is cli_common's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from conv1d_cli.cli.common import CheckpointArgument, JsonOption, _stderr, _stdout, _user_errors
+
+
+def predict_command(
+    ctx: typer.Context,
+    target: CheckpointArgument,
+    input_path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="INPUT",
+            help="Samples to label: .npy (memory-mapped), .npz (x, optional y), .csv (label "
+            "column optional), .ts, .tsv, an IDX images file or a folder of IDX files.",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Write the rows to FILE (default: stdout).", metavar="FILE"
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
+    top: Annotated[
+        int | None,
+        typer.Option("--top", metavar="K", help="Only the K most probable classes per sample."),
+    ] = None,
+    json_lines: Annotated[
+        bool, typer.Option("--json", help="JSON lines (one object per sample) instead of CSV.")
+    ] = False,
+) -> None:
+    """Label new samples: one row per sample, index, predicted label, class probabilities.
+
+    The checkpoint alone decides normalization, input shape and class names. When the input
+    has labels, the accuracy goes to stderr.
+    """
+    import os
+    import sys
+
+    from conv1d_cli.inference.predict import open_output, predict_file
+
+    err = _stderr()
+    with _user_errors(ctx):
+        if out is None and not json_lines and sys.stdout.isatty():
+            err.print(
+                "hint: rows are CSV; use --out FILE, or pipe the output (e.g. | head)",
+                markup=False,
+            )
+        try:
+            with open_output(out, force) as handle, _progress_bar(err) as progress:
+                result = predict_file(
+                    target, input_path, handle, json_lines=json_lines, top=top, progress=progress
+                )
+        except BrokenPipeError:  # `conv1d predict ... | head`: the reader has all it wants
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
+    where = f" to {out}" if out is not None else ""
+    message = f"predicted {result.n} samples of {result.origin}{where}"
+    err.print(message, markup=False, soft_wrap=True)
+    if result.accuracy is not None:
+        err.print(
+            f"accuracy {result.accuracy:.4f} (n={result.n}, the input's labels)", markup=False
+        )
+
+
+@contextmanager
+def _progress_bar(err: Console) -> Iterator[Any]:
+    """A rich progress bar on a terminal; no output at all otherwise."""
+    if not err.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "predicting", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
+        transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("predict", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def export_command(
+    ctx: typer.Context,
+    target: CheckpointArgument,
+    format_: Annotated[
+        str, typer.Option("--format", "-f", help="Export format (onnx).", metavar="FORMAT")
+    ] = "onnx",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", metavar="FILE", help="Output file (default: RUN/model.onnx)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Export the network as ONNX, normalization built in: raw samples in, probabilities out.
+
+    Input float32 (batch, channels, length), dynamic batch; outputs probabilities and logits;
+    class names and config in the model's metadata.
+    """
+    from conv1d_cli.errors import ConfigError
+    from conv1d_cli.inference.export import FORMATS, export_onnx
+
+    with _user_errors(ctx):
+        if format_.lower() not in FORMATS:
+            raise ConfigError(f"--format {format_}: allowed formats: {', '.join(FORMATS)}")
+        result = export_onnx(target, out, force)
+    if json_output:
+        payload = {
+            "path": str(result.path),
+            "checkpoint": str(result.checkpoint),
+            "opset": result.opset,
+            "max_prob_diff": result.max_prob_diff,
+            "n_checked": result.n_checked,
+        }
+        typer.echo(json.dumps(payload))
+        return
+    _stdout().print(f"wrote {result.path} (ONNX opset {result.opset})", markup=False)
+    _stderr().print(
+        f"checked with onnxruntime on {result.n_checked} samples: probabilities differ from "
+        f"the NumPy engine by at most {result.max_prob_diff:.1e}",
+        markup=False,
+        soft_wrap=True,
+    )

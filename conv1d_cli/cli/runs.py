@@ -1,0 +1,124 @@
+"""What ``conv1d runs`` and ``conv1d runs compare`` print (the logic lives in runlist.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from conv1d_cli.cli.common import JsonOption, _fail, _user_errors
+from conv1d_cli.rundir.listing import (
+    compare_runs,
+    format_seconds,
+    format_started,
+    list_runs,
+    row_json,
+)
+
+
+def runs_command(
+    ctx: typer.Context,
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[RUNS_DIR] | compare RUN RUN...",
+            help="A runs folder (default: runs), or 'compare' and two or more run directories.",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="compare: the PNG of the curves (default: runs-compare.png)."),
+    ] = None,
+) -> None:
+    """List runs (status, epochs, best, test accuracy, time), or compare some.
+
+    [bold]conv1d runs [RUNS_DIR] [--json][/bold]: one row per run
+    (a sweep's trials too), oldest first; a run whose process died reads crashed.
+
+    [bold]conv1d runs compare RUN RUN ... [--out FILE][/bold]: their curves
+    on one PNG and a side-by-side table. (A runs folder named 'compare': ./compare.)
+    """
+
+    args = list(args or [])
+    with _user_errors(ctx):
+        if args and args[0] == "compare":
+            compare(args[1:], out or Path("runs-compare.png"), json_output)
+            return
+        if out is not None:
+            _fail("--out belongs to 'conv1d runs compare RUN RUN ...'")
+        if len(args) > 1:
+            _fail(f"runs takes one RUNS_DIR, got {len(args)}: {' '.join(args)}")
+        show(Path(args[0] if args else "runs"), json_output)
+
+
+def show(runs_dir: Path, json_output: bool) -> None:
+    rows = list_runs(runs_dir)
+    if json_output:
+        typer.echo(json.dumps({"runs_dir": str(runs_dir), "runs": [row_json(r) for r in rows]}))
+        return
+    if not rows:
+        Console(stderr=True, highlight=False).print(f"no runs in {runs_dir}", markup=False)
+        return
+    headers = ("run", "status", "epochs", "monitor", "best", "test acc", "wall", "started")
+    cells = [
+        (
+            row.name,
+            row.status,
+            f"{_cell(row.epochs_completed)}/{_cell(row.epochs)}",
+            _cell(row.monitor),
+            _cell(row.best),
+            _cell(row.test_accuracy),
+            format_seconds(row.wall_seconds),
+            format_started(row.started),
+        )
+        for row in rows
+    ]
+    # Plain aligned columns, not a rich Table: rich lays out 1,000 rows in seconds.
+    typer.echo(f"{len(rows)} runs in {runs_dir}")
+    typer.echo(_columns(headers, cells, left={0, 1, 3}))
+
+
+def _columns(headers: tuple[str, ...], rows: list[tuple[str, ...]], left: set[int]) -> str:
+    """Rows of cells as aligned text; the columns in ``left`` flush left, the rest right."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(
+            c.ljust(w) if i in left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def compare(targets: list[str], out: Path, json_output: bool) -> None:
+    result = compare_runs(targets, out)
+    if json_output:
+        payload = {
+            "out": str(result.out),
+            "runs": [row_json(r) for r in result.runs],
+            "table": {label: cells for label, cells in result.fields},
+        }
+        typer.echo(json.dumps(payload))
+        return
+    table = Table(title="runs compared", title_justify="left")
+    table.add_column("")
+    for row in result.runs:
+        table.add_column(row.name, justify="right")
+    for label, cells in result.fields:
+        table.add_row(label, *cells)
+    Console(highlight=False, soft_wrap=True).print(table)
+    Console(stderr=True, highlight=False).print(f"wrote {result.out}", markup=False)

@@ -1,0 +1,270 @@
+"""The experiment config: pydantic v2 models, the schema every YAML file is checked against.
+
+Config flows one way: model defaults -> YAML file -> dotted ``--set`` overrides -> frozen
+``Config``. Unknown keys are errors; every default is explicit here. Reading files and
+overrides lives in ``conv1d_cli.config.loader`` (its public functions are importable from here
+too: ``load_config``, ``load_config_dict``, ``parse_override``, ``config_to_yaml``,
+``config_diff``, ``apply_name_default``); error wording in ``conv1d_cli.config.validation``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePath
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveInt,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from conv1d_cli.config.layers import *  # noqa: F403 (the layer kinds: Conv1dLayer, ..., LayerConfig)
+from conv1d_cli.config.layers import (
+    LayerConfig,
+    PositiveFloat,
+    StrictModel,
+    UnitInterval,
+    iter_specs,
+)
+
+
+def _key_path(text: str) -> tuple[str | int, ...]:
+    """'model.layers[3].branches[0][1]' -> ('model', 'layers', 3, 'branches', 0, 1)."""
+    return tuple(int(p) if p.isdecimal() else p for p in re.findall(r"[^.\[\]]+", text))
+
+
+# --------------------------------------------------------------------------------------- data
+DATA_KINDS_BY_SUFFIX = {".npz": "npz", ".csv": "csv", ".ts": "ts", ".tsv": "ucr"}
+
+
+class DataConfig(StrictModel):
+    # Left out with a data.path file (and source auto): the file's suffix decides, see
+    # DATA_KINDS_BY_SUFFIX; without a path the default is the embedded MNIST digits.
+    dataset: Literal["mnist", "fashion-mnist", "mnist1d", "digits", "npz", "csv", "ts", "ucr"] = (
+        "mnist"
+    )
+    # auto: mnist -> embedded; fashion-mnist -> data.path, data home, /usr/share/datasets, OpenML.
+    source: Literal["auto", "embedded", "openml", "idx", "npz"] = "auto"
+    path: str | None = None
+    val_split: UnitInterval = 0.1
+    # Used only where the data has no official test split (embedded MNIST, digits, npz without
+    # x_test, a .ts/.tsv file without its _TEST file).
+    test_split: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    # (channels, length) of one sample as handed to the network; None keeps the dataset's own.
+    view: tuple[PositiveInt, PositiveInt] | None = None
+    # auto: scale for data with a known value range (8-bit images), standardize otherwise.
+    normalize: Literal["auto", "scale", "standardize", "per_sample", "none"] = "auto"
+    # Missing values (NaN, '?' in .ts files): an error, or filled by linear interpolation along
+    # the series (ends take the nearest value) or with raw zeros.
+    missing: Literal["error", "interpolate", "zero"] = "error"
+    limit: PositiveInt | None = None
+    label_column: str = "label"
+    # Training-time augmentation: random shifts of up to `shift` pixels/samples, Gaussian noise std,
+    # each sample's channels multiplied by factors drawn from N(1, amplitude).
+    shift: NonNegativeInt = 0
+    noise: NonNegativeFloat = 0.0
+    amplitude: NonNegativeFloat = 0.0
+    # Arguments for mnist1d's generator (num_samples, train_split, final_seq_length, seed, ...).
+    mnist1d: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dataset_from_suffix(cls, data: Any) -> Any:
+        """``path: x.ts`` without ``dataset`` reads the file as its suffix says."""
+        if not isinstance(data, dict) or "dataset" in data:
+            return data
+        path, source = data.get("path"), data.get("source", "auto")
+        if not isinstance(path, str) or source != "auto":
+            return data
+        suffix = PurePath(path).suffix.lower()
+        if suffix not in DATA_KINDS_BY_SUFFIX:
+            allowed = ", ".join(f"{s} ({k})" for s, k in DATA_KINDS_BY_SUFFIX.items())
+            raise PydanticCustomError(
+                "config_rule",
+                "{message}",
+                {
+                    "loc": ("data", "path"),
+                    "message": f"cannot tell the kind of data from the suffix of {path!r}; "
+                    f"known suffixes: {allowed}, or set data.dataset",
+                },
+            )
+        return {**data, "dataset": DATA_KINDS_BY_SUFFIX[suffix]}
+
+
+# ------------------------------------------------------------------------------------- layers
+# Each layer kind (its keys and how it builds) is declared once in conv1d_cli/specs/.
+
+
+class ModelConfig(StrictModel):
+    init: Literal["he", "he_uniform", "xavier", "xavier_uniform", "gaussian", "zeros"] = "he"
+    init_sigma: PositiveFloat = 0.01  # standard deviation of the `gaussian` initializer
+    layers: list[LayerConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _units_only_last(self) -> ModelConfig:
+        """A dense layer may leave out units only as the last layer (the number of classes)."""
+        last = f"model.layers[{len(self.layers) - 1}]"
+        for path, spec in iter_specs(self.layers, "model.layers"):
+            if spec.type in ("dense", "linear") and spec.units is None and path != last:
+                raise PydanticCustomError(
+                    "config_rule",
+                    "{message}",
+                    {
+                        "loc": (*_key_path(path), "units"),
+                        "message": "missing, expected an integer > 0 (only the network's last "
+                        "layer may leave units out: it becomes the number of classes)",
+                    },
+                )
+        return self
+
+
+# ---------------------------------------------------------------------------- loss, optimizer
+class LossConfig(StrictModel):
+    type: Literal["cross_entropy"] = "cross_entropy"
+    label_smoothing: UnitInterval = 0.0
+
+
+class _OptimizerBase(StrictModel):
+    lr: PositiveFloat = 0.001
+    weight_decay: NonNegativeFloat = 0.0
+    clip_grad_norm: PositiveFloat | None = None
+
+
+class SGDConfig(_OptimizerBase):
+    type: Literal["sgd"]
+
+
+class MomentumConfig(_OptimizerBase):
+    type: Literal["momentum"]
+    momentum: UnitInterval = 0.9
+    nesterov: bool = False
+
+
+class AdaGradConfig(_OptimizerBase):
+    type: Literal["adagrad"]
+    eps: PositiveFloat = 1e-10
+
+
+class RMSPropConfig(_OptimizerBase):
+    type: Literal["rmsprop"]
+    alpha: UnitInterval = 0.99
+    eps: PositiveFloat = 1e-8
+
+
+class AdamConfig(_OptimizerBase):
+    type: Literal["adam"]
+    betas: tuple[UnitInterval, UnitInterval] = (0.9, 0.999)
+    eps: PositiveFloat = 1e-8
+
+
+class AdamWConfig(_OptimizerBase):
+    type: Literal["adamw"]
+    betas: tuple[UnitInterval, UnitInterval] = (0.9, 0.999)
+    eps: PositiveFloat = 1e-8
+    weight_decay: NonNegativeFloat = 0.01
+
+
+OptimizerConfig = Annotated[
+    SGDConfig | MomentumConfig | AdaGradConfig | RMSPropConfig | AdamConfig | AdamWConfig,
+    Field(discriminator="type"),
+]
+
+
+# -------------------------------------------------------------------------------- schedules
+class ConstantSchedule(StrictModel):
+    type: Literal["constant"]
+
+
+class StepSchedule(StrictModel):
+    type: Literal["step"]
+    step_epochs: PositiveInt = 10  # multiply the rate by gamma every step_epochs epochs
+    gamma: Annotated[float, Field(gt=0, le=1)] = 0.1
+
+
+class CosineSchedule(StrictModel):
+    type: Literal["cosine"]
+    warmup_epochs: NonNegativeFloat = 0.0
+    min_lr: NonNegativeFloat = 0.0
+
+
+class OneCycleSchedule(StrictModel):
+    type: Literal["onecycle"]
+    pct_start: Annotated[float, Field(gt=0, lt=1)] = 0.3
+    div_factor: PositiveFloat = 25.0
+    final_div_factor: PositiveFloat = 1e4
+
+
+ScheduleConfig = Annotated[
+    ConstantSchedule | StepSchedule | CosineSchedule | OneCycleSchedule,
+    Field(discriminator="type"),
+]
+
+
+# ---------------------------------------------------------------------------- train, output
+class EarlyStoppingConfig(StrictModel):
+    patience: PositiveInt = 5
+    min_delta: NonNegativeFloat = 0.0
+
+
+class TrainConfig(StrictModel):
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 64
+    eval_batch_size: PositiveInt = 1000
+    dtype: Literal["float32", "float64"] = "float32"
+    early_stopping: EarlyStoppingConfig | None = None
+    # Processes that each train a slice of every batch (conv1d_cli/nn/dataparallel.py), each
+    # with one BLAS thread; 1: this process alone, with all of BLAS's threads.
+    workers: int = Field(default=1, ge=1, le=64)
+
+
+class OutputConfig(StrictModel):
+    runs_dir: str = "runs"
+    monitor: Literal["val_acc", "val_loss", "train_acc", "train_loss"] = "val_acc"
+    plots: bool = True
+
+
+class Config(StrictModel):
+    name: str | None = None  # None: the config file's stem
+    seed: NonNegativeInt = 0
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig
+    loss: LossConfig = Field(default_factory=LossConfig)
+    optimizer: OptimizerConfig = Field(default_factory=lambda: AdamConfig(type="adam"))
+    schedule: ScheduleConfig = Field(default_factory=lambda: ConstantSchedule(type="constant"))
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_union_types(cls, data: Any) -> Any:
+        """``optimizer: {lr: 0.01}`` keeps the default type (adam), like ``--set optimizer.lr``."""
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                section = data.get(name)
+                tag_key = field.discriminator
+                if (
+                    isinstance(tag_key, str)
+                    and isinstance(section, dict)
+                    and tag_key not in section
+                ):
+                    default = field.get_default(call_default_factory=True)
+                    data = {**data, name: {tag_key: getattr(default, tag_key), **section}}
+        return data
+
+    @model_validator(mode="after")
+    def _monitor_needs_validation(self) -> Config:
+        if self.output.monitor.startswith("val_") and self.data.val_split == 0:
+            raise PydanticCustomError(
+                "config_rule",
+                "{message}",
+                {
+                    "loc": ("output", "monitor"),
+                    "message": f"{self.output.monitor} needs a validation split but "
+                    "data.val_split is 0, allowed without one: train_acc, train_loss",
+                },
+            )
+        return self

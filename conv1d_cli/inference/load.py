@@ -1,0 +1,209 @@
+"""One inference path: a checkpoint -> network, normalization, class names, input shape.
+
+``conv1d eval``, ``conv1d predict``, the ONNX export's check and the scikit-learn estimator all
+go through ``LoadedModel``: raw samples are normalized with the statistics the checkpoint stores
+(the same arithmetic as training's data pipeline), then run through the network in eval mode in
+batches whose activations stay under ``ACTIVATION_BUDGET_BYTES``, so memory does not grow with
+the input (a memory-mapped ``.npy`` is read batch by batch).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from conv1d_cli.errors import CheckpointError, DataError
+
+# Largest single activation (one layer's output for one batch) inference lets a batch reach; a
+# long sequence gets a smaller batch instead of gigabytes of activations.
+ACTIVATION_BUDGET_BYTES = 64 * 2**20
+
+
+def normalize_samples(x: np.ndarray, stats: dict[str, Any]) -> np.ndarray:
+    """Raw samples (N, C, L) -> float32 (N, C, L), normalized exactly as training normalized
+    them: the data pipeline's own ``apply_normalization`` with the checkpoint's statistics."""
+    from conv1d_cli.data.normalization import apply_normalization
+
+    channels = np.shape(stats["shift"])[0] if "shift" in stats else x.shape[1]
+    if channels != x.shape[1]:
+        raise DataError(
+            f"the stored normalization has {channels} channels but the samples have {x.shape[1]}"
+        )
+    return apply_normalization(x, stats)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """(N, K) logits -> (N, K) probabilities; the shifted exponent never overflows."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+@dataclass
+class LoadedModel:
+    """A trained network ready to predict: ``predict``, ``predict_proba``, ``classes_``.
+
+    ``input_shape`` is one sample's (channels, length); inputs may be (N, channels, length), or
+    any (N, ...) whose samples hold channels * length values (read in C order, as ``data.view``
+    reads them in training), or (N, length) for one channel.
+    """
+
+    model: Any  # the engine's Sequential, kept in eval mode
+    config: Any  # the resolved Config the network was trained with
+    class_names: tuple[str, ...]
+    input_shape: tuple[int, int]
+    normalization: dict[str, Any]
+    checkpoint: Path | None = None
+    epoch: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        from conv1d_cli.inference.fastpath import InferenceRunner
+
+        self.model.eval()
+        self.dtype = np.dtype(self.config.train.dtype)
+        self.runner = InferenceRunner(self.model, self.input_shape)
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The class names, index i = column i of ``predict_proba``."""
+        return np.asarray(self.class_names)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def batch_size(self) -> int:
+        """The config's eval batch, made smaller when one layer's output would pass the budget."""
+        largest = max(
+            [math.prod(self.input_shape)]
+            + [math.prod(row.output_shape) for row in self.model.summary(self.input_shape)]
+        )
+        fits = max(1, ACTIVATION_BUDGET_BYTES // (largest * self.dtype.itemsize))
+        return int(min(self.config.train.eval_batch_size, fits))
+
+    # ----------------------------------------------------------------------------- inputs
+    def as_samples(self, x: Any, origin: str = "the input") -> np.ndarray:
+        """x (N, ...) -> a (N, C, L) view of it (no copy, memory maps stay mapped), or a
+        DataError naming the expected (channels, length)."""
+        x = x if isinstance(x, np.ndarray) else np.asarray(x)
+        channels, length = self.input_shape
+        sample = tuple(int(v) for v in x.shape[1:])
+        if x.ndim < 2 or math.prod(sample) != channels * length:
+            got = f"samples of shape {sample}" if x.ndim >= 2 else f"an array of shape {x.shape}"
+            raise DataError(
+                f"{origin}: {got} do not fit the network, which expects (channels, length) = "
+                f"({channels}, {length}) per sample, as (N, {channels}, {length})"
+            )
+        if x.dtype.kind not in "biuf":
+            raise DataError(f"{origin}: samples must be numbers, found dtype {x.dtype}")
+        return x.reshape(len(x), channels, length)
+
+    def normalize(self, x: np.ndarray) -> np.ndarray:
+        """Raw (N, C, L) samples -> normalized samples in the network's dtype."""
+        out = normalize_samples(x, self.normalization)
+        return out.astype(self.dtype, copy=False)
+
+    # -------------------------------------------------------------------------- predictions
+    def iter_logits(
+        self,
+        x: Any,
+        batch_size: int | None = None,
+        *,
+        normalized: bool = False,
+        origin: str = "the input",
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """(start, logits (n, K)) batch by batch; only one batch of x is ever read at once."""
+        samples = self.as_samples(x, origin)
+        size = batch_size or self.batch_size
+        for start in range(0, len(samples), size):
+            batch = samples[start : start + size]
+            yield start, self.forward_batch(batch, normalized=normalized, origin=origin, at=start)
+
+    def forward_batch(
+        self, x: Any, *, normalized: bool = False, origin: str = "the input", at: int = 0
+    ) -> np.ndarray:
+        """Logits (n, K) of one batch of samples (read into memory whole); ``at`` is the index
+        of its first sample in the input, for messages."""
+        batch = np.asarray(self.as_samples(x, origin))
+        if not normalized:
+            _check_finite(batch, origin, at)
+            batch = self.normalize(batch)
+        return self.runner.logits(batch.astype(self.dtype, copy=False))
+
+    def logits(self, x: Any, batch_size: int | None = None, *, normalized: bool = False):
+        """(N, K) network outputs for raw (or, with ``normalized``, already normalized) x."""
+        out = np.empty((len(x), self.n_classes), dtype=self.dtype)
+        for start, part in self.iter_logits(x, batch_size, normalized=normalized):
+            out[start : start + len(part)] = part
+        return out
+
+    def predict_proba(self, x: Any, batch_size: int | None = None) -> np.ndarray:
+        """(N, K) class probabilities of raw samples x."""
+        return softmax(self.logits(x, batch_size))
+
+    def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
+        """(N,) predicted class names of raw samples x."""
+        return self.classes_[np.argmax(self.logits(x, batch_size), axis=1)]
+
+    def label_indices(self, labels: np.ndarray, origin: str = "the input") -> np.ndarray:
+        """Labels (names or class indices) -> (N,) int64 class indices, or a DataError."""
+        return label_indices(labels, self.class_names, origin)
+
+
+def _check_finite(batch: np.ndarray, origin: str, start: int) -> None:
+    if batch.dtype.kind == "f" and not np.isfinite(batch).all():
+        bad = ~np.isfinite(batch.reshape(len(batch), -1)).all(axis=1)
+        raise DataError(
+            f"{origin}: sample {start + int(np.argmax(bad))} holds NaN or infinite values; "
+            "clean the data first"
+        )
+
+
+def label_indices(labels: np.ndarray, class_names: Sequence[str], origin: str) -> np.ndarray:
+    """Labels as int64 indices into ``class_names``: by name, or integers as class indices."""
+    labels = np.asarray(labels)
+    lookup = {name: i for i, name in enumerate(class_names)}
+    values, inverse = np.unique(labels, return_inverse=True)
+    names = [str(v) for v in values.tolist()]
+    if all(name in lookup for name in names):
+        indices = np.array([lookup[name] for name in names], dtype=np.int64)
+        return indices[inverse.reshape(-1)]
+    if values.dtype.kind in "iu" and len(values) and values[0] >= 0 and values[-1] < len(lookup):
+        return labels.astype(np.int64)
+    unknown = next(name for name in names if name not in lookup)
+    raise DataError(
+        f"{origin}: label {unknown!r} is not one of the network's classes "
+        f"({', '.join(class_names)})"
+    )
+
+
+def load_model(target: str | Path, which: str = "best") -> LoadedModel:
+    """A run directory (its ``best`` checkpoint) or a checkpoint file -> a LoadedModel."""
+    from conv1d_cli.build.objects import build_model
+    from conv1d_cli.config import load_config_dict
+    from conv1d_cli.rundir.checkpoints import load_checkpoint, load_weights, resolve_checkpoint
+
+    path = resolve_checkpoint(Path(target), which)
+    checkpoint = load_checkpoint(path)
+    try:
+        stored = checkpoint.meta["data"]
+        cfg = load_config_dict(checkpoint.meta["config"], str(path))
+        shape = (int(stored["sample_shape"][0]), int(stored["sample_shape"][1]))
+        names = tuple(str(name) for name in stored["class_names"])
+        normalization = dict(stored["normalization"])
+    except (KeyError, TypeError, IndexError) as exc:
+        raise CheckpointError(f"{path}: checkpoint metadata lacks {exc}") from None
+    rng = np.random.default_rng(cfg.seed)
+    model = build_model(cfg.model, shape, len(names), rng, cfg.train.dtype)
+    load_weights(model, checkpoint)
+    return LoadedModel(
+        model, cfg, names, shape, normalization, path, checkpoint.meta.get("epoch"), checkpoint.meta
+    )

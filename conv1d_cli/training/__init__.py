@@ -1,0 +1,11 @@
+"""Training: a run set up from its config, the epoch loop, and what the loop uses.
+
+- ``setup``: config -> validated, ready-to-train run (or a run resumed from its checkpoint).
+- ``loop``: the ``Trainer``: epochs, validation, best/last checkpoints, early stopping, interrupts.
+- ``optim``: optimizers with PyTorch's update rules; ``optim_flat``: one step on flat vectors.
+- ``schedules``: learning-rate schedules as pure functions of the step.
+- ``report``: evaluation metrics (loss, accuracy, per class) and the curves/confusion plots.
+- ``diagnostics``: the "stuck at chance" warning and its measured causes.
+- ``progress``: a rich bar on a terminal, plain lines elsewhere.
+- ``stopsignals``: Ctrl-C / SIGTERM: finish the step, save ``last``, exit 130/143.
+"""

@@ -1,0 +1,390 @@
+"""The training loop: epochs, validation, best/last checkpoints, early stopping, interrupts.
+
+One ``np.random.Generator`` (seeded from the config) drives weight init, shuffling, augmentation
+and dropout. Its state is saved in every checkpoint together with the position inside the epoch,
+so a resumed run draws exactly the numbers an uninterrupted one would: same weights, bit for bit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from conv1d_cli.build.objects import build_data_parallel, build_schedule
+from conv1d_cli.config import Config
+from conv1d_cli.errors import StorageError, TrainingDiverged, TrainingInterrupted, WorkerLost
+from conv1d_cli.parallel.dataparallel import WorkerError
+from conv1d_cli.rundir.atomic import write_json
+from conv1d_cli.rundir.checkpoints import Checkpoint, save_checkpoint
+from conv1d_cli.rundir.layout import json_safe, read_started, versions
+from conv1d_cli.rundir.metrics_log import MetricsLog
+from conv1d_cli.rundir.status import RunStatus
+from conv1d_cli.training.diagnostics import warn_if_stuck
+from conv1d_cli.training.progress import Reporter, SilentReporter, format_epoch_line
+from conv1d_cli.training.report import evaluate, plot_curves
+from conv1d_cli.training.stopsignals import stop_on_signals
+
+HIGHER_IS_BETTER = {"val_acc": True, "train_acc": True, "val_loss": False, "train_loss": False}
+
+
+@dataclass
+class LoopState:
+    """Everything besides weights, optimizer state and the generator that a resume needs."""
+
+    epoch: int = 0  # epochs completed
+    step: int = 0  # optimizer steps taken (the schedule is a function of it)
+    best_value: float | None = None
+    best_epoch: int = 0
+    bad_epochs: int = 0  # epochs without improvement, for early stopping
+    status: str = RunStatus.RUNNING
+    wall_seconds: float = 0.0  # over all sessions of this run
+    # Inside an interrupted epoch: the next batch and the running sums of the epoch so far.
+    batch: int = 0
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
+    seconds: float = 0.0
+    order: np.ndarray | None = field(default=None, repr=False)  # the epoch's sample order
+
+    def to_meta(self) -> dict[str, Any]:
+        meta = asdict(self)
+        meta.pop("order")
+        return meta
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Checkpoint) -> LoopState:
+        state = cls(**checkpoint.meta["state"])
+        state.order = checkpoint.extra.get("order")
+        return state
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    status: str
+    summary: dict[str, Any]
+
+
+class Trainer:
+    """Runs the epochs of one run directory; knows nothing about which layers exist."""
+
+    metrics_log_type: Any = MetricsLog  # the estimator's in-memory trainer swaps the files out
+
+    def __init__(
+        self,
+        cfg: Config,
+        model: Any,
+        loss_fn: Any,
+        optimizer: Any,
+        data: Any,
+        rng: np.random.Generator,
+        run_dir: Path,
+        reporter: Reporter | None = None,
+        state: LoopState | None = None,
+        resume_command: str = "",
+    ) -> None:
+        self.cfg = cfg
+        self.model = model
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self.data = data
+        self.rng = rng
+        self.run_dir = Path(run_dir)
+        self.reporter = reporter or SilentReporter()
+        self.state = state or LoopState()
+        self.resume_command = resume_command or f"conv1d train --resume {self.run_dir}"
+        self.dtype = np.dtype(cfg.train.dtype)
+        self.batch_size = cfg.train.batch_size
+        self.n_train = len(data.y_train)
+        self.steps_per_epoch = max(1, math.ceil(self.n_train / self.batch_size))
+        self.schedule = build_schedule(
+            cfg.schedule, cfg.optimizer.lr, self.steps_per_epoch, cfg.train.epochs
+        )
+        self.metrics = self.metrics_log_type(self.run_dir)
+        self.rows = self.metrics.truncate_to_epoch(self.state.epoch)
+        self.stop_signal: int | None = None
+        self.checkpoints = self.run_dir / "checkpoints"
+        self._x_val = data.x_val.astype(self.dtype, copy=False)
+        self._session_start = time.perf_counter()
+        self._started = read_started(self.run_dir)  # the first session's start, kept on resume
+
+    # ------------------------------------------------------------------------- the loop
+    def fit(self) -> RunResult:
+        """Train until ``train.epochs``, early stopping, divergence or a stop signal.
+
+        Every ending leaves a true status in summary.json (see runstatus.py); an unexpected
+        error leaves ``failed`` and its one-line message, then propagates.
+        """
+        try:
+            with self._workers():
+                return self._fit()
+        except (TrainingInterrupted, TrainingDiverged):
+            raise  # they wrote their own status
+        except KeyboardInterrupt:  # a second Ctrl-C: stop now, without a checkpoint
+            self._record_ending(RunStatus.INTERRUPTED)
+            raise
+        except StorageError as exc:
+            self._record_ending(RunStatus.FAILED, str(exc))
+            raise StorageError(f"{exc}; {self._resume_hint()}") from exc
+        except WorkerError as exc:  # a fault of the machine (a kill, OOM), not of the config
+            self._record_ending(RunStatus.FAILED, str(exc))
+            raise WorkerLost(f"{exc}; {self._resume_hint(after='')}") from exc
+        except Exception as exc:
+            text = (str(exc).strip().splitlines() or [""])[0]
+            self._record_ending(RunStatus.FAILED, f"{type(exc).__name__}: {text}")
+            raise
+
+    @contextlib.contextmanager
+    def _workers(self) -> Iterator[None]:
+        """With ``train.workers`` > 1, ``self.model`` trains on that many processes meanwhile."""
+        if self.cfg.train.workers == 1:
+            yield
+            return
+        model = self.model
+        with build_data_parallel(
+            model, self.cfg.train.workers, self.reporter.message
+        ) as self.model:
+            try:
+                yield
+            finally:
+                self.model = model
+
+    def _fit(self) -> RunResult:
+        epochs = self.cfg.train.epochs
+        self.state.status = RunStatus.RUNNING
+        self._write_summary()
+        with stop_on_signals(self):
+            while self.state.epoch < epochs:
+                self._end_epoch(self._train_epoch())
+                if self._early_stop_due():
+                    self.state.status = RunStatus.EARLY_STOPPED
+                    self.reporter.message(
+                        f"early stopping: {self.cfg.output.monitor} did not improve for "
+                        f"{self.state.bad_epochs} epochs"
+                    )
+                    break
+                if self.stop_signal is not None and self.state.epoch < epochs:
+                    self._interrupt()
+        if self.state.status == RunStatus.RUNNING:
+            self.state.status = RunStatus.COMPLETED
+        return self._finish()
+
+    def _train_epoch(self) -> dict[str, float]:
+        state = self.state
+        epoch = state.epoch + 1
+        if state.order is None:  # a fresh epoch (not the rest of an interrupted one)
+            state.order = self.rng.permutation(self.n_train)
+            state.batch, state.loss_sum, state.correct, state.seen, state.seconds = (
+                0,
+                0.0,
+                0,
+                0,
+                0.0,
+            )
+        self.model.train()
+        self.reporter.epoch_start(epoch, self.cfg.train.epochs, self.steps_per_epoch, state.batch)
+        x_all, y_all = self.data.x_train, self.data.y_train
+        while state.batch < self.steps_per_epoch:
+            started = time.perf_counter()
+            index = state.order[state.batch * self.batch_size : (state.batch + 1) * self.batch_size]
+            x = self.data.augment(x_all[index], self.rng).astype(self.dtype, copy=False)
+            y = y_all[index]
+            logits = self.model.forward(x)
+            loss = float(self.loss_fn.forward(logits, y))
+            if not math.isfinite(loss):
+                self._diverged(epoch, loss)
+            self.model.backward(self.loss_fn.backward(), input_grad=False)
+            self.optimizer.lr = self.schedule.lr_at(state.step)
+            self.optimizer.step(self.model.parameters(), self.model.gradients())
+            state.step += 1
+            state.batch += 1
+            state.loss_sum += loss * len(y)
+            state.correct += int(np.count_nonzero(np.argmax(logits, axis=1) == y))
+            state.seen += len(y)
+            state.seconds += time.perf_counter() - started
+            self.reporter.step(
+                state.batch,
+                state.loss_sum / state.seen,
+                state.correct / state.seen,
+                state.seen / max(state.seconds, 1e-9),
+            )
+            if self.stop_signal is not None and state.batch < self.steps_per_epoch:
+                self._interrupt()
+        val = evaluate(
+            self.model, self.loss_fn, self._x_val, self.data.y_val, self.cfg.train.eval_batch_size
+        )
+        return {
+            "epoch": epoch,
+            "train_loss": state.loss_sum / state.seen,
+            "train_acc": state.correct / state.seen,
+            "val_loss": val.loss,
+            "val_acc": val.accuracy,
+            "lr": float(self.optimizer.lr),
+            "epoch_seconds": state.seconds,
+            "samples_per_s": state.seen / max(state.seconds, 1e-9),
+        }
+
+    def _end_epoch(self, row: dict[str, float]) -> None:
+        state = self.state
+        state.epoch = int(row["epoch"])
+        state.order, state.batch = None, 0
+        monitor = self.cfg.output.monitor
+        value = row[monitor]
+        improved = self._is_improvement(value)
+        if improved:
+            state.best_value, state.best_epoch, state.bad_epochs = value, state.epoch, 0
+        else:
+            state.bad_epochs += 1
+        line = format_epoch_line(row, self.cfg.train.epochs, improved)
+        self.rows.append(row)
+        self.metrics.append(row, line)
+        if improved:  # best before last: a failure between them leaves a consistent pair
+            self._save("best", row)
+        self._save("last", row)
+        self._write_summary()
+        self.reporter.epoch_end(row, line, improved)
+        warn_if_stuck(self, row)  # once, after the first few epochs, when still at chance
+
+    def _is_improvement(self, value: float) -> bool:
+        best = self.state.best_value
+        if best is None:
+            return True
+        es = self.cfg.train.early_stopping
+        min_delta = es.min_delta if es else 0.0
+        if HIGHER_IS_BETTER[self.cfg.output.monitor]:
+            return value > best + min_delta
+        return value < best - min_delta
+
+    def _early_stop_due(self) -> bool:
+        es = self.cfg.train.early_stopping
+        return es is not None and self.state.bad_epochs >= es.patience
+
+    # ----------------------------------------------------------------- faults and endings
+    def request_stop(self, signal_number: int) -> None:
+        self.stop_signal = signal_number
+
+    def _record_ending(self, status: RunStatus, error: str | None = None) -> None:
+        """Best effort: on a full disk even summary.json may not be writable."""
+        self.state.status = status
+        with contextlib.suppress(OSError, StorageError):
+            self._write_summary(extra={"error": error} if error else None)
+
+    def _resume_hint(self, after: str = "free space") -> str:
+        """Where the run stands and how to go on, after ``after`` (what the user fixes first)."""
+        first = f"{after}, then " if after else ""
+        last = self.checkpoints / "last.safetensors"
+        if not last.exists():
+            return f"no checkpoint was saved yet: {first}train again"
+        return f"{last} is intact: {first}resume with: {self.resume_command}"
+
+    def _interrupt(self) -> None:
+        state = self.state
+        state.status = RunStatus.INTERRUPTED
+        self._save("last", self.rows[-1] if self.rows else {})
+        self._write_summary()
+        self._plot()
+        where = f"epoch {state.epoch + 1}, batch {state.batch}/{self.steps_per_epoch}"
+        if state.batch == 0:
+            where = f"the end of epoch {state.epoch}"
+        raise TrainingInterrupted(
+            f"interrupted at {where}; saved {self.checkpoints / 'last.safetensors'}; "
+            f"resume with: {self.resume_command}",
+            self.stop_signal or signal.SIGINT,
+        )
+
+    def _diverged(self, epoch: int, loss: float) -> None:
+        self.state.status = RunStatus.DIVERGED
+        self._write_summary(extra={"diverged_at": {"epoch": epoch, "batch": self.state.batch}})
+        self._plot()
+        raise TrainingDiverged(
+            f"training diverged: the loss became {loss} at epoch {epoch}, batch "
+            f"{self.state.batch + 1}; the last good checkpoint is kept in {self.checkpoints}. "
+            "Lower optimizer.lr or set optimizer.clip_grad_norm"
+        )
+
+    def _finish(self) -> RunResult:
+        test = self._test_metrics()
+        summary = self._write_summary(test=test)
+        self._plot()
+        return RunResult(self.run_dir, self.state.status, summary)
+
+    def _test_metrics(self) -> dict[str, float] | None:
+        """Test loss/accuracy of the best checkpoint's weights (what ``conv1d eval`` reads)."""
+        if len(self.data.y_test) == 0:
+            return None
+        from conv1d_cli.rundir.checkpoints import load_checkpoint
+
+        best = self.checkpoints / "best.safetensors"
+        if best.exists():
+            self.model.load_state_dict(load_checkpoint(best).model_state)
+        result = evaluate(
+            self.model,
+            self.loss_fn,
+            self.data.x_test.astype(self.dtype, copy=False),
+            self.data.y_test,
+            self.cfg.train.eval_batch_size,
+        )
+        return {"loss": result.loss, "accuracy": result.accuracy, "n": result.n}
+
+    # --------------------------------------------------------------------------- files
+    def _save(self, kind: str, row: dict[str, float]) -> None:
+        state = self.state
+        meta = {
+            "kind": kind,
+            "config": self.cfg.model_dump(mode="json"),
+            "epoch": state.epoch,
+            "metrics": row,
+            "state": state.to_meta(),
+            "rng_state": self.rng.bit_generator.state,
+            "data": {
+                "class_names": list(self.data.class_names),
+                "normalization": self.data.normalization,
+                "sample_shape": list(self.data.sample_shape),
+                "description": self.data.description,
+            },
+        }
+        extra = {"order": state.order} if state.order is not None else {}
+        checkpoint = Checkpoint(self.model.state_dict(), self.optimizer.state_dict(), meta, extra)
+        save_checkpoint(self.checkpoints / f"{kind}.safetensors", checkpoint)
+
+    def _write_summary(
+        self, test: dict[str, float] | None = None, extra: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        state = self.state
+        now = time.perf_counter()
+        state.wall_seconds += now - self._session_start
+        self._session_start = now
+        summary: dict[str, Any] = {
+            "status": state.status,
+            "name": self.run_dir.name,
+            "epochs_completed": state.epoch,
+            "epochs": self.cfg.train.epochs,
+            "best": {
+                "epoch": state.best_epoch or None,
+                "metric": self.cfg.output.monitor,
+                "value": state.best_value,
+            },
+            "final": self.rows[-1] if self.rows else None,
+            "test": test,
+            "wall_seconds": round(state.wall_seconds, 3),
+            "started": self._started,
+            "data": self.data.description,
+            "versions": versions(),
+        }
+        if extra:
+            summary.update(extra)
+        summary = json_safe(summary)
+        write_json(self.run_dir / "summary.json", summary)
+        return summary
+
+    def _plot(self) -> None:
+        if self.cfg.output.plots and self.rows:
+            plot_curves(self.rows, self.run_dir / "curves.png", title=self.run_dir.name)

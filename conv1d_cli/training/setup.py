@@ -1,0 +1,207 @@
+"""Run setup: a config validated into a ready-to-train run, or a run resumed from its checkpoint.
+
+``conv1d train`` parses arguments and prints; everything a test needs to reach lives here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from conv1d_cli.build.memory import preflight_config
+from conv1d_cli.build.objects import build_loss, build_model, build_optimizer
+from conv1d_cli.config import (
+    Config,
+    config_diff,
+    config_to_yaml,
+    load_config_dict,
+    resolve_config,
+)
+from conv1d_cli.data import Dataset, load_dataset
+from conv1d_cli.errors import CheckpointError, ConfigError
+from conv1d_cli.rundir.atomic import atomic_write_text
+from conv1d_cli.rundir.checkpoints import load_checkpoint, load_weights, resolve_checkpoint
+from conv1d_cli.rundir.layout import check_runs_dir_writable, create_run_dir, run_dir_of
+from conv1d_cli.rundir.lock import RunLock, acquire_run_lock
+from conv1d_cli.training.loop import LoopState, RunResult, Trainer
+from conv1d_cli.training.progress import Reporter
+
+# What may differ between a run's config and the one given to --resume.
+RESUMABLE_CHANGES = ("train.epochs", "name", "output.runs_dir")
+
+
+@dataclass
+class TrainingSetup:
+    """A validated, ready-to-train run: nothing is left to fail on the user's input."""
+
+    cfg: Config
+    data: Dataset
+    trainer: Trainer
+    resumed_from: Path | None = None
+    lock: RunLock | None = None  # held until run_training returns: one writer per run
+
+
+@dataclass
+class FinishedRun:
+    """``--resume`` of a run that has nothing left to do."""
+
+    run_dir: Path
+    message: str
+
+
+def setup_training(
+    config_path: Path | None,
+    overrides: Sequence[str] = (),
+    *,
+    name: str | None = None,
+    runs_dir: str | None = None,
+    resume: Path | None = None,
+    reporter: Reporter | None = None,
+) -> TrainingSetup | FinishedRun:
+    """Validate everything (config, data, model shapes, runs folder), then create the run dir."""
+    if resume is not None:
+        return _setup_resume(config_path, overrides, resume, reporter)
+    if config_path is None:
+        raise ConfigError("give a CONFIG file to train, or --resume RUN_DIR to continue a run")
+    cfg = resolve_config(config_path, overrides, name, runs_dir)
+    data = load_dataset(cfg.data, cfg.seed)
+    _check_monitor(cfg, data)
+    preflight_training(cfg, data)
+    rng = np.random.default_rng(cfg.seed)
+    model = build_model(cfg.model, data.sample_shape, data.n_classes, rng, cfg.train.dtype)
+    check_runs_dir_writable(Path(cfg.output.runs_dir))
+    run_dir = create_run_dir(Path(cfg.output.runs_dir), cfg.name or "run")
+    lock = acquire_run_lock(run_dir, "conv1d train")
+    try:
+        atomic_write_text(run_dir / "config.yaml", config_to_yaml(cfg))
+        trainer = Trainer(
+            cfg,
+            model,
+            build_loss(cfg.loss),
+            build_optimizer(cfg.optimizer),
+            data,
+            rng,
+            run_dir,
+            reporter,
+        )
+    except BaseException:
+        lock.release()
+        raise
+    return TrainingSetup(cfg, data, trainer, lock=lock)
+
+
+def preflight_training(cfg: Config, data: Dataset) -> None:
+    """Refuse (NotEnoughMemory, exit 2) before any weight is allocated: a training batch
+    (weights, gradients, optimizer state, kept activations) and an evaluation batch."""
+    buffers = len(build_optimizer(cfg.optimizer).buffer_names)
+    train, shape = cfg.train, data.sample_shape
+    batch = min(train.batch_size, max(1, len(data.y_train)))
+    eval_batch = min(train.eval_batch_size, max(1, len(data.y_val), len(data.y_test)))
+    what = f"training {cfg.name}" if cfg.name else "training"
+    k = data.n_classes
+    preflight_config(cfg.model, shape, batch, True, train.dtype, buffers, what, n_classes=k)
+    preflight_config(cfg.model, shape, eval_batch, False, train.dtype, "evaluation", n_classes=k)
+
+
+def _check_monitor(cfg: Config, data: Dataset) -> None:
+    if cfg.output.monitor.startswith("val_") and len(data.y_val) == 0:
+        raise ConfigError(
+            f"output.monitor: {cfg.output.monitor} needs a validation split but it is empty "
+            "(data.val_split is 0); monitor train_acc or train_loss, or set data.val_split"
+        )
+
+
+def _setup_resume(
+    config_path: Path | None, overrides: Sequence[str], target: Path, reporter: Reporter | None
+) -> TrainingSetup | FinishedRun:
+    target = Path(target)
+    lock = None
+    if (target / "config.yaml").is_file():  # a run dir: its holder is named even before a
+        lock = acquire_run_lock(target, "conv1d train --resume")  # checkpoint exists
+    try:
+        checkpoint_path = resolve_checkpoint(target, "last")
+        run_dir = run_dir_of(checkpoint_path)
+        if run_dir is None:
+            raise CheckpointError(
+                f"{checkpoint_path} is not inside a run directory (<run>/checkpoints/); "
+                "--resume takes a run directory such as runs/mnist"
+            )
+        lock = lock or acquire_run_lock(run_dir, "conv1d train --resume")  # one writer
+        setup = _resume_locked(config_path, overrides, checkpoint_path, run_dir, reporter)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    if isinstance(setup, FinishedRun):
+        lock.release()
+    else:
+        setup.lock = lock
+    return setup
+
+
+def _resume_locked(
+    config_path: Path | None,
+    overrides: Sequence[str],
+    checkpoint_path: Path,
+    run_dir: Path,
+    reporter: Reporter | None,
+) -> TrainingSetup | FinishedRun:
+    checkpoint = load_checkpoint(checkpoint_path)
+    stored = load_config_dict(checkpoint.meta["config"], source=str(checkpoint_path))
+    if config_path is not None:
+        given = resolve_config(config_path, overrides, name=stored.name)
+    else:
+        given = load_config_dict(stored.model_dump(mode="json"), str(checkpoint_path), overrides)
+    differing = [key for key in config_diff(stored, given) if key not in RESUMABLE_CHANGES]
+    if differing:
+        raise ConfigError(
+            f"cannot resume {run_dir} with a different config: {', '.join(differing)} "
+            "differ from the run's own config.yaml (only train.epochs may change on resume)"
+        )
+    cfg = stored.model_copy(
+        update={"train": stored.train.model_copy(update={"epochs": given.train.epochs})}
+    )
+    state = LoopState.from_checkpoint(checkpoint)
+    es = cfg.train.early_stopping
+    if es is not None and state.bad_epochs >= es.patience:
+        return FinishedRun(run_dir, f"{run_dir} stopped early at epoch {state.epoch}; finished")
+    if state.epoch >= cfg.train.epochs:
+        return FinishedRun(
+            run_dir, f"{run_dir} is finished ({state.epoch}/{cfg.train.epochs} epochs)"
+        )
+    data = load_dataset(
+        cfg.data,
+        cfg.seed,
+        normalization=checkpoint.meta["data"]["normalization"],
+        class_names=checkpoint.meta["data"]["class_names"],
+    )
+    preflight_training(cfg, data)
+    rng = np.random.default_rng(cfg.seed)
+    model = build_model(cfg.model, data.sample_shape, data.n_classes, rng, cfg.train.dtype)
+    load_weights(model, checkpoint)
+    optimizer = build_optimizer(cfg.optimizer)
+    try:
+        optimizer.load_state_dict(checkpoint.optimizer_state)
+    except (KeyError, ValueError) as exc:
+        raise CheckpointError(f"{checkpoint_path}: optimizer state does not fit: {exc}") from None
+    rng.bit_generator.state = checkpoint.meta["rng_state"]
+    atomic_write_text(run_dir / "config.yaml", config_to_yaml(cfg))
+    trainer = Trainer(
+        cfg, model, build_loss(cfg.loss), optimizer, data, rng, run_dir, reporter, state
+    )
+    trainer.reporter.message(
+        f"resuming {run_dir} from epoch {state.epoch}"
+        + (f", batch {state.batch}" if state.batch else "")
+    )
+    return TrainingSetup(cfg, data, trainer, resumed_from=checkpoint_path)
+
+
+def run_training(setup: TrainingSetup) -> RunResult:
+    try:
+        return setup.trainer.fit()
+    finally:
+        if setup.lock is not None:
+            setup.lock.release()
