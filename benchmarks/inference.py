@@ -45,7 +45,7 @@ def serve(conn: Any, engine: str, config: str, threads: int) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     import workers
 
-    limiter = workers._limit_threads(engine, threads)
+    limiter = workers.limit_threads(engine, threads)
     cfg, model, rng = _models(config)
     x = rng.standard_normal((BATCH, *SHAPE), dtype=np.float32)
     if engine == "numpy":

@@ -74,9 +74,9 @@ def _median_ms(fn: Callable[[], Any], repeats: int) -> float:
 
 def run_layers(engine: str, threads: int, repeats: int) -> list[dict]:
     """One row per case: forward and backward milliseconds (medians) for ``engine``."""
-    from workers import _limit_threads
+    from workers import limit_threads
 
-    limiter = _limit_threads(engine, threads)
+    limiter = limit_threads(engine, threads)
     rng = np.random.default_rng(0)
     rows = []
     for label, make, shape in CASES:

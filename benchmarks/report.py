@@ -107,7 +107,7 @@ def templates_markdown(results: dict) -> list[str]:
         row += [_n(n["train_samples_per_s"]), _n(n["eval_samples_per_s"])]
         if has_torch:
             t = r["torch"]
-            row += [_n(t["train_samples_per_s"]), _n(t["eval_samples_per_s"]), _ratio_cell(r)]
+            row += [_n(t["train_samples_per_s"]), _n(t["eval_samples_per_s"]), ratio_cell(r)]
         if has_workers:
             row += _workers_cells(r)
         row += [f"{r['rounds_used']}/{r['rounds_run']}", f"{r['others_cpu']:.0%}"]
@@ -170,10 +170,10 @@ def _n(value: float | None, digits: int = 0) -> str:
 def _workers_cells(row: dict) -> list[str]:
     """Train samples/s with workers = threads, and its ratio to PyTorch ("–" when not run)."""
     w = row.get(WORKERS)
-    return [_n(w["train_samples_per_s"]), _ratio_cell(row, "workers")] if w else ["–", "–"]
+    return [_n(w["train_samples_per_s"]), ratio_cell(row, "workers")] if w else ["–", "–"]
 
 
-def _ratio_cell(row: dict, engine: str = "numpy") -> str:
+def ratio_cell(row: dict, engine: str = "numpy") -> str:
     """Median ratio, then the range over the rounds, e.g. "1.07x (1.02-1.35)"."""
     cell = f"{row[f'epoch_time_ratio_{engine}_over_torch']:.2f}x"
     spread_key = "epoch_time_ratios_all" if engine == "numpy" else f"epoch_time_ratios_{engine}_all"
@@ -231,7 +231,7 @@ def markdown(results: dict) -> str:
                     _n(t["train_samples_per_s"]),
                     _n(t["eval_samples_per_s"]),
                     _n(t["peak_rss_mb"]),
-                    _ratio_cell(r),
+                    ratio_cell(r),
                 ]
             if has_workers:
                 row += _workers_cells(r)
@@ -254,7 +254,7 @@ def markdown(results: dict) -> str:
                 r["config"],
                 _n(r["numpy"]["train_samples_per_s"]),
                 _n(r["torch"]["train_samples_per_s"]),
-                _ratio_cell(r),
+                ratio_cell(r),
                 f"{r['rounds_used']}/{r['rounds_run']}",
             ]
             for r in results["configs_1_thread"]

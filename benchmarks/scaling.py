@@ -43,7 +43,7 @@ def largest_cols_mb(channels: int, length: int, batch: int) -> float:
         (1, 7, 2, channels, length + 6, half),
         (channels, 5, 1, channels, half + 4, half),
     ):
-        chunk = fn._work_chunk(batch, c, k, o, s, lp, out_len, 4)
+        chunk = fn.work_chunk(batch, c, k, o, s, lp, out_len, 4)
         taps = fn.uses_taps(c, k, s, c * k * batch * out_len * 4)
         per_sample = (c + 2 * o) * lp if taps else c * k * out_len
         biggest = max(biggest, chunk * per_sample * 4)

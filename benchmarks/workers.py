@@ -40,7 +40,7 @@ def load_cfg(config: str | dict) -> Any:
     return load_config_dict(config, "<bench>") if isinstance(config, dict) else load_config(config)
 
 
-def _limit_threads(engine: str, threads: int) -> Any:
+def limit_threads(engine: str, threads: int) -> Any:
     limiter = threadpool_limits(limits=threads)  # held for the process's lifetime
     if engine == "torch":
         import torch
@@ -103,7 +103,7 @@ class Net:
 def serve(conn: Any, engine: str, config: str | dict, input_shape: tuple, threads: int) -> None:
     """Build the net, then answer ("train", batch, steps) / ("eval", batch, n) / ("stop",)."""
     sys.path.insert(0, str(Path(__file__).parent))
-    limiter = _limit_threads(engine, threads)
+    limiter = limit_threads(engine, threads)
     rng = np.random.default_rng(0)
     rss_base = peak_rss_mb()
     net = Net(engine, config, tuple(input_shape), threads)
@@ -144,7 +144,7 @@ def serve(conn: Any, engine: str, config: str | dict, input_shape: tuple, thread
 
 def scaling_run(config: dict, input_shape: tuple, batch: int, steps: int, threads: int) -> dict:
     """Seconds per training step and peak memory of the engine for one shape (own process)."""
-    limiter = _limit_threads("numpy", threads)
+    limiter = limit_threads("numpy", threads)
     rss_base = peak_rss_mb()
     net = Net("numpy", config, tuple(input_shape))
     rng = np.random.default_rng(0)
@@ -189,7 +189,7 @@ def fashion_arrays(limit: int | None) -> tuple[np.ndarray, ...] | None:
 
 def fashion_epoch(config: str, limit: int | None, threads: int) -> dict:
     """One training epoch + test evaluation of ``config`` on Fashion-MNIST: time and peak RSS."""
-    limiter = _limit_threads("numpy", threads)
+    limiter = limit_threads("numpy", threads)
     rss_base = peak_rss_mb()
     arrays = fashion_arrays(limit)
     source = "IDX files in /usr/share/datasets/fashion-mnist"

@@ -44,8 +44,8 @@ def test_a_partial_fashion_epoch_is_not_a_verdict():
 
 def test_ratio_cell_shows_the_median_and_the_range_of_rounds():
     row = {"epoch_time_ratio_numpy_over_torch": 1.1449, "epoch_time_ratios_all": [0.95, 1.23]}
-    assert report._ratio_cell(row) == "1.14x (0.95-1.23)"
-    assert report._ratio_cell({"epoch_time_ratio_numpy_over_torch": 1.0}) == "1.00x"
+    assert report.ratio_cell(row) == "1.14x (0.95-1.23)"
+    assert report.ratio_cell({"epoch_time_ratio_numpy_over_torch": 1.0}) == "1.00x"
 
 
 def _template(threads: int, numpy_ratio: float, workers_ratio: float | None) -> dict:

@@ -60,9 +60,9 @@ def test_chunked_buffers_give_identical_results(monkeypatch, channels, stride):
 
 def test_batch_chunks_are_bounded_and_even(monkeypatch):
     monkeypatch.setattr(fn, "MAX_COLS_BYTES", 64 * 100)
-    assert fn._batch_chunk(50, 100) == 50  # fits: one chunk
-    assert fn._batch_chunk(70, 100) == 35  # two even chunks, not 64 + 6
-    assert fn._batch_chunk(5, 10**9) == 1  # a sample larger than the bound still runs
+    assert fn.batch_chunk(50, 100) == 50  # fits: one chunk
+    assert fn.batch_chunk(70, 100) == 35  # two even chunks, not 64 + 6
+    assert fn.batch_chunk(5, 10**9) == 1  # a sample larger than the bound still runs
 
 
 def test_tap_path_in_float32_stays_float32():

@@ -18,12 +18,12 @@ from conv1d_cli.cli.common import (  # noqa: F401 (cli._user_errors & co. stay i
     CheckpointArgument,
     JsonOption,
     SetOption,
-    _fail,
-    _stderr,
-    _stdout,
-    _storage_error,
-    _unexpected,
-    _user_errors,
+    fail,
+    stderr,
+    stdout,
+    storage_error,
+    unexpected,
+    user_errors,
 )
 from conv1d_cli.cli.inspection import outsize_command, summary_command
 from conv1d_cli.cli.predict import export_command, predict_command
@@ -109,8 +109,8 @@ def train(
     from conv1d_cli.training.progress import make_reporter, summary_table
 
     overrides = set_ or []
-    err = _stderr()
-    with _user_errors(ctx):
+    err = stderr()
+    with user_errors(ctx):
         if print_config:
             if config is None:
                 raise ConfigError("--print-config needs a CONFIG file")
@@ -145,7 +145,7 @@ def _print_training_result(result: Any, json_output: bool) -> None:
         payload = {"run_dir": str(result.run_dir), **summary}
         typer.echo(json.dumps(payload, default=_json_safe))
         return
-    out = _stdout()
+    out = stdout()
     out.print(f"run: {result.run_dir} ({summary['status']})", markup=False)
     best = summary["best"]
     if best["value"] is not None:
@@ -177,20 +177,20 @@ def eval_(
     """
     from conv1d_cli.inference.evaluate import evaluate_checkpoint
 
-    with _user_errors(ctx):
+    with user_errors(ctx):
         result = evaluate_checkpoint(target, set_ or [])
     report = result.report
     if json_output:
         typer.echo(json.dumps(report, default=_json_safe))
         return
-    out = _stdout()
+    out = stdout()
     out.print(f"checkpoint: {result.checkpoint} (epoch {report['epoch']})", markup=False)
     out.print(f"data: {report['data']}", markup=False)
     out.print(f"accuracy {report['accuracy']:.4f}  loss {report['loss']:.4f}  (n={report['n']})")
     out.print(_per_class_table(report))
     out.print(_confusion_table(report))
     if result.run_dir is not None:
-        _stderr().print(f"wrote {result.run_dir / 'eval.json'} and confusion.png", markup=False)
+        stderr().print(f"wrote {result.run_dir / 'eval.json'} and confusion.png", markup=False)
 
 
 def _per_class_table(report: dict[str, Any]) -> Table:
@@ -252,14 +252,14 @@ def sweep(
     """Hyperparameter search: many conv1d train runs from one sweep file (rerun to resume)."""
     from conv1d_cli.sweep.commands import print_plan, sweep_command
 
-    with _user_errors(ctx):
+    with user_errors(ctx):
         from conv1d_cli.sweep.plan import make_plan
 
         plan = make_plan(sweep_file)
         if dry_run:
-            print_plan(plan, _stdout())
+            print_plan(plan, stdout())
             return
-        sweep_command(plan, sweep_file, workers, _stderr(), _stdout())
+        sweep_command(plan, sweep_file, workers, stderr(), stdout())
 
 
 # ------------------------------------------------------------------------------------- runs

@@ -42,16 +42,18 @@ JsonOption = Annotated[
 ]
 
 
-def _stderr() -> Console:
+def stderr() -> Console:
+    """Progress, messages and errors (never mixed into a command's results)."""
     return Console(stderr=True, highlight=False)
 
 
-def _stdout() -> Console:
+def stdout() -> Console:
+    """A command's results (tables, ``--json``), not wrapped, so they stay parseable."""
     return Console(highlight=False, soft_wrap=True)
 
 
 @contextmanager
-def _user_errors(ctx: typer.Context) -> Iterator[None]:
+def user_errors(ctx: typer.Context) -> Iterator[None]:
     """Turn the project's errors into one line and an exit code; hide tracebacks unless --debug."""
     debug = bool(ctx.obj and ctx.obj.get("debug"))
     try:
@@ -62,19 +64,20 @@ def _user_errors(ctx: typer.Context) -> Iterator[None]:
         if debug:
             traceback.print_exc()
         prefix = "" if exc.exit_code in (130, 143) else "error: "
-        _stderr().print(f"{prefix}{exc}", markup=False, soft_wrap=True)
+        stderr().print(f"{prefix}{exc}", markup=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
-        _stderr().print("interrupted", markup=False)
+        stderr().print("interrupted", markup=False)
         raise typer.Exit(130) from None
     except OSError as exc:
-        _storage_error(exc, debug)  # disk full & co outside the run-file writers: exit 4
-        _unexpected(exc, debug)
+        storage_error(exc, debug)  # disk full & co outside the run-file writers: exit 4
+        unexpected(exc, debug)
     except Exception as exc:
-        _unexpected(exc, debug)
+        unexpected(exc, debug)
 
 
-def _storage_error(exc: OSError, debug: bool) -> None:
+def storage_error(exc: OSError, debug: bool) -> None:
+    """A storage OSError (full disk, read-only folder, ...): one line, exit 4; others return."""
     from conv1d_cli.rundir.atomic import STORAGE_ERRORS
 
     if exc.errno not in STORAGE_ERRORS:
@@ -82,15 +85,16 @@ def _storage_error(exc: OSError, debug: bool) -> None:
     if debug:
         traceback.print_exc()
     where = f" while writing {exc.filename}" if exc.filename else ""
-    _stderr().print(f"error: {STORAGE_ERRORS[exc.errno]}{where}", markup=False, soft_wrap=True)
+    stderr().print(f"error: {STORAGE_ERRORS[exc.errno]}{where}", markup=False, soft_wrap=True)
     raise typer.Exit(4) from None
 
 
-def _unexpected(exc: Exception, debug: bool) -> None:
+def unexpected(exc: Exception, debug: bool) -> None:
+    """A bug, not the user's mistake: one line with the exception's type and exit 1."""
     if debug:
         traceback.print_exc()
     first = (str(exc).strip().splitlines() or [""])[0]
-    _stderr().print(
+    stderr().print(
         f"error: unexpected {type(exc).__name__}: {first} (rerun with --debug for the traceback)",
         markup=False,
         soft_wrap=True,
@@ -98,7 +102,7 @@ def _unexpected(exc: Exception, debug: bool) -> None:
     raise typer.Exit(1) from None
 
 
-def _fail(message: str) -> None:
+def fail(message: str) -> None:
     """A bad command-line argument: one line on stderr, exit 2."""
-    _stderr().print(f"error: {message}", markup=False, soft_wrap=True)
+    stderr().print(f"error: {message}", markup=False, soft_wrap=True)
     raise typer.Exit(2)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from conv1d_cli.cli.common import JsonOption, SetOption, _fail, _stdout, _user_errors
+from conv1d_cli.cli.common import JsonOption, SetOption, fail, stdout, user_errors
 
 
 # ---------------------------------------------------------------------------------- outsize
@@ -30,17 +30,17 @@ def outsize_command(
     """Output length of a 1D convolution: floor((N + 2P - D(F-1) - 1)/S) + 1."""
     from conv1d_cli.nn import output_size
 
-    with _user_errors(ctx):
+    with user_errors(ctx):
         padding: int | str = p.strip().lower()
         if padding not in ("same", "valid", "causal"):
             try:
                 padding = int(padding)
             except ValueError:
-                _fail(f"--p {p!r}: padding must be a non-negative integer, same, valid or causal")
+                fail(f"--p {p!r}: padding must be a non-negative integer, same, valid or causal")
         try:
             result = output_size(n, f, s, padding, d)
         except ValueError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     if explain:
         typer.echo(_explain(n, f, s, padding, d, result))
     typer.echo(str(result))
@@ -82,7 +82,7 @@ def summary_command(
     from conv1d_cli.build.summary import summarize_model
     from conv1d_cli.training.progress import summary_table
 
-    with _user_errors(ctx):
+    with user_errors(ctx):
         result = summarize_model(config, set_ or [])
     if json_output:
         payload = {
@@ -105,7 +105,7 @@ def summary_command(
         }
         typer.echo(json.dumps(payload))
         return
-    out = _stdout()
+    out = stdout()
     out.print(f"data: {result.data}", markup=False)
     out.print(summary_table(result, title=f"model summary ({config})"))
     out.print(

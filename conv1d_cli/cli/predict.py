@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from conv1d_cli.cli.common import CheckpointArgument, JsonOption, _stderr, _stdout, _user_errors
+from conv1d_cli.cli.common import CheckpointArgument, JsonOption, stderr, stdout, user_errors
 
 
 def predict_command(
@@ -54,8 +54,8 @@ def predict_command(
 
     from conv1d_cli.inference.predict import open_output, predict_file
 
-    err = _stderr()
-    with _user_errors(ctx):
+    err = stderr()
+    with user_errors(ctx):
         if out is None and not json_lines and sys.stdout.isatty():
             err.print(
                 "hint: rows are CSV; use --out FILE, or pipe the output (e.g. | head)",
@@ -115,7 +115,7 @@ def export_command(
     from conv1d_cli.errors import ConfigError
     from conv1d_cli.inference.export import FORMATS, export_onnx
 
-    with _user_errors(ctx):
+    with user_errors(ctx):
         if format_.lower() not in FORMATS:
             raise ConfigError(f"--format {format_}: allowed formats: {', '.join(FORMATS)}")
         result = export_onnx(target, out, force)
@@ -129,8 +129,8 @@ def export_command(
         }
         typer.echo(json.dumps(payload))
         return
-    _stdout().print(f"wrote {result.path} (ONNX opset {result.opset})", markup=False)
-    _stderr().print(
+    stdout().print(f"wrote {result.path} (ONNX opset {result.opset})", markup=False)
+    stderr().print(
         f"checked with onnxruntime on {result.n_checked} samples: probabilities differ from "
         f"the NumPy engine by at most {result.max_prob_diff:.1e}",
         markup=False,

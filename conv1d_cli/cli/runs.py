@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from conv1d_cli.cli.common import JsonOption, _fail, _user_errors
+from conv1d_cli.cli.common import JsonOption, fail, user_errors
 from conv1d_cli.rundir.listing import (
     compare_runs,
     format_seconds,
@@ -46,14 +46,14 @@ def runs_command(
     """
 
     args = list(args or [])
-    with _user_errors(ctx):
+    with user_errors(ctx):
         if args and args[0] == "compare":
             compare(args[1:], out or Path("runs-compare.png"), json_output)
             return
         if out is not None:
-            _fail("--out belongs to 'conv1d runs compare RUN RUN ...'")
+            fail("--out belongs to 'conv1d runs compare RUN RUN ...'")
         if len(args) > 1:
-            _fail(f"runs takes one RUNS_DIR, got {len(args)}: {' '.join(args)}")
+            fail(f"runs takes one RUNS_DIR, got {len(args)}: {' '.join(args)}")
         show(Path(args[0] if args else "runs"), json_output)
 
 

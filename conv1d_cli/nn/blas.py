@@ -28,7 +28,7 @@ _ENV_SWITCH = "CONV1D_DIRECT_BLAS"  # set to 0 to always use matmul plus an add
 _gemms: dict[np.dtype, object] | None = None
 
 
-def _find_gemms() -> dict[np.dtype, object]:
+def find_gemms() -> dict[np.dtype, object]:
     """{float32: sgemm, float64: dgemm} from NumPy's bundled OpenBLAS, or {} when absent."""
     if os.environ.get(_ENV_SWITCH, "1") == "0":
         return {}
@@ -63,7 +63,7 @@ def available() -> bool:
     """Whether gemm_accumulate can run (NumPy's bundled OpenBLAS was found)."""
     global _gemms
     if _gemms is None:
-        _gemms = _find_gemms()
+        _gemms = find_gemms()
     return bool(_gemms)
 
 

@@ -74,7 +74,7 @@ def col2im(dwin: np.ndarray, s: int, d: int, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _batch_chunk(n: int, bytes_per_sample: int) -> int:
+def batch_chunk(n: int, bytes_per_sample: int) -> int:
     """Samples per chunk under MAX_COLS_BYTES, evened out (70 -> 35 + 35, not 64 + 6)."""
     most = max(1, MAX_COLS_BYTES // max(bytes_per_sample, 1))
     if most >= n:
@@ -199,11 +199,11 @@ def _taps_backward(
     return dW_t.transpose(2, 1, 0), db, dxt
 
 
-def _work_chunk(n: int, c: int, k: int, o: int, s: int, lp: int, out_len: int, size: int) -> int:
+def work_chunk(n: int, c: int, k: int, o: int, s: int, lp: int, out_len: int, size: int) -> int:
     """Samples per chunk so the path's working buffers stay under MAX_COLS_BYTES."""
     if uses_taps(c, k, s, c * k * n * out_len * size):
-        return _batch_chunk(n, (c + 2 * o) * lp * size)  # xt, grid and one tap product
-    return _batch_chunk(n, c * k * out_len * size)
+        return batch_chunk(n, (c + 2 * o) * lp * size)  # xt, grid and one tap product
+    return batch_chunk(n, c * k * out_len * size)
 
 
 def _forward_chunk(
@@ -253,7 +253,7 @@ def conv1d_forward(
     o, _, k = W.shape
     lp = length + pad[0] + pad[1]
     out_len = (lp - d * (k - 1) - 1) // s + 1
-    chunk = _work_chunk(n, c, k, o, s, lp, out_len, x.itemsize)
+    chunk = work_chunk(n, c, k, o, s, lp, out_len, x.itemsize)
     taps = uses_taps(c, k, s, c * k * n * out_len * x.itemsize)  # decided for the whole batch
     if chunk >= n:
         y, saved = _forward_chunk(x, W, b, s, d, pad, out_len, taps)
@@ -296,7 +296,7 @@ def conv1d_backward(
     taps = uses_taps(c, k, s, c * k * n * out_len * x.itemsize)  # as conv1d_forward chose
     dtype = np.result_type(dy, W)
     dW, db = np.zeros((o, c, k), dtype=dtype), np.zeros(o, dtype=dtype)
-    chunk = n if saved is not None else _work_chunk(n, c, k, o, s, lp, out_len, x.itemsize)
+    chunk = n if saved is not None else work_chunk(n, c, k, o, s, lp, out_len, x.itemsize)
     dx = np.empty((c, n, length), dtype=dtype) if input_grad and chunk < n else None
     for start in range(0, n, chunk):  # a single iteration unless the buffers exceed the bound
         part = slice(start, start + chunk)

@@ -224,9 +224,9 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def _plot(runs: list[RunRow], metrics: list[list[dict[str, float]]], out: Path) -> None:
-    from conv1d_cli.training.report import _pyplot, _save_figure
+    from conv1d_cli.training.report import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2))
     for index, (row, rows) in enumerate(zip(runs, metrics, strict=True)):
         color = f"C{index % 10}"
@@ -245,7 +245,7 @@ def _plot(runs: list[RunRow], metrics: list[list[dict[str, float]]], out: Path) 
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle("runs compared (solid: validation, dashed: training)")
-    _save_figure(fig, out)
+    save_figure(fig, out)
     plt.close(fig)
 
 

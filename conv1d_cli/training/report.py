@@ -76,13 +76,15 @@ def per_class_report(
     }
 
 
-def _save_figure(fig: Any, path: Path) -> None:
+def save_figure(fig: Any, path: Path) -> None:
+    """Write a figure as PNG atomically: rendered in memory first, then one rename."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend (no screen), imported on first use."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers and CI
@@ -93,7 +95,7 @@ def _pyplot() -> Any:
 
 def plot_curves(rows: Sequence[dict[str, float]], path: Path, title: str = "") -> None:
     """Loss and accuracy per epoch (train and validation) into ``path`` (PNG)."""
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [int(row["epoch"]) for row in rows]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     for split, style in (("train", "-o"), ("val", "-s")):
@@ -109,13 +111,13 @@ def plot_curves(rows: Sequence[dict[str, float]], path: Path, title: str = "") -
         ax.legend()
     if title:
         fig.suptitle(title)
-    _save_figure(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
 def plot_confusion(matrix: np.ndarray, class_names: Sequence[str], path: Path, title: str) -> None:
     """The confusion matrix (rows: true class, columns: predicted) as a PNG heat map."""
-    plt = _pyplot()
+    plt = pyplot()
     matrix = np.asarray(matrix)
     k = len(class_names)
     size = max(4.0, 0.55 * k + 2)
@@ -131,5 +133,5 @@ def plot_confusion(matrix: np.ndarray, class_names: Sequence[str], path: Path, t
         for j in range(k):
             color = "white" if matrix[i, j] > threshold else "black"
             ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8, color=color)
-    _save_figure(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
