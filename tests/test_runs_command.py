@@ -151,8 +151,8 @@ def test_compare_and_runs_refuse_bad_arguments(runs_dir, tmp_path):
 def test_readme_run_statuses_table_is_the_runstatus_list(runs_dir):
     from conv1d_cli.rundir.status import MEANING, RunStatus
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    section = readme.split("### Run statuses", 1)[1].split("\n\n")[2]  # the table
+    page = (Path(__file__).parents[1] / "docs" / "runs.md").read_text()
+    section = page.split("## Run statuses", 1)[1].split("\n\n")[2]  # the table
     listed = [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")]
     assert listed == [s.value for s in RunStatus] and set(MEANING) == set(RunStatus)
     # a pruned trial is listed as such (conv1d runs shows what summary.json says)

@@ -1,4 +1,4 @@
-"""Every status a run can have: the one table (README "Run statuses" mirrors it).
+"""Every status a run can have: the one table (docs/runs.md "Run statuses" mirrors it).
 
 ``summary.json`` holds the status the training process last wrote. ``crashed`` is never written:
 it is what ``conv1d runs`` shows for a run whose summary says ``running`` while no live process
