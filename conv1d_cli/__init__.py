@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from conv1d_cli.version import __version__
+
 __all__ = ["Conv1dClassifier", "__version__", "load_model"]
 
 

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from conv1d_cli import __version__
 from conv1d_cli.cli.common import (  # noqa: F401 (cli._user_errors & co. stay importable)
     CheckpointArgument,
     JsonOption,
@@ -29,6 +28,7 @@ from conv1d_cli.cli.inspection import outsize_command, summary_command
 from conv1d_cli.cli.predict import export_command, predict_command
 from conv1d_cli.cli.runs import runs_command
 from conv1d_cli.errors import ConfigError
+from conv1d_cli.version import __version__
 
 app = typer.Typer(
     name="conv1d",

@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import safetensors.numpy
 
-from conv1d_cli import __version__
 from conv1d_cli.errors import CheckpointError
 from conv1d_cli.rundir.atomic import (
     atomic_write_bytes,
     json_default,
 )
+from conv1d_cli.version import __version__
 
 CHECKPOINT_FORMAT = "conv1d-checkpoint"
 CHECKPOINT_VERSION = 1

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from conv1d_cli import __version__
 from conv1d_cli.errors import RunDirError
 from conv1d_cli.rundir.atomic import writing
+from conv1d_cli.version import __version__
 
 
 def check_runs_dir_writable(runs_dir: Path) -> None:

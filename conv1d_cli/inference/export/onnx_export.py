@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from conv1d_cli import __version__, nn
+from conv1d_cli import nn
 from conv1d_cli.nn import functional as fn
+from conv1d_cli.version import __version__
 
 OPSET = 21  # opset of ONNX 1.16 (the extra's floor); onnxruntime >= 1.18 runs it
 Shape = tuple[int, ...]
