@@ -12,7 +12,7 @@ from conv1d_cli import nn
 from conv1d_cli.build.objects import build_model
 from conv1d_cli.config import Config, ModelConfig, load_config
 from conv1d_cli.config.layers import LAYER_SPECS
-from conv1d_cli.config.validation import _child, _Slot, _tags
+from conv1d_cli.config.slots import Slot, child_slot, union_tags
 from conv1d_cli.errors import ConfigError
 
 ENGINE = {
@@ -44,10 +44,10 @@ def _build_error(layers, input_shape=(2, 12), n_classes=3) -> str:
 
 
 def test_the_schema_union_is_the_table():
-    layers_slot = _child(_child(_child(_Slot(Config), "model"), "layers"), 0)
-    assert list(_tags(layers_slot)) == list(LAYER_SPECS) == list(ENGINE)
-    block_items = _child(_child(_Slot(LAYER_SPECS["residual"]), "layers"), 0)
-    assert list(_tags(block_items)) == list(LAYER_SPECS)  # blocks hold any kind, blocks too
+    layers_slot = child_slot(child_slot(child_slot(Slot(Config), "model"), "layers"), 0)
+    assert list(union_tags(layers_slot)) == list(LAYER_SPECS) == list(ENGINE)
+    block_items = child_slot(child_slot(Slot(LAYER_SPECS["residual"]), "layers"), 0)
+    assert list(union_tags(block_items)) == list(LAYER_SPECS)  # blocks hold any kind, blocks too
 
 
 @pytest.mark.parametrize("kind", list(LAYER_SPECS))

@@ -2,7 +2,9 @@
 
 - ``schema``: the pydantic models every YAML file is checked against (``Config`` and its parts).
 - ``loader``: YAML file or mapping -> ``--set`` overrides -> one validation -> frozen ``Config``.
-- ``validation``: what the schema allows at a key path, and pydantic's errors in our words.
+- ``slots``: what the schema allows at a key path (a ``Slot``), for messages and ``--set``.
+- ``validation``: pydantic's errors in our words; ``validate`` (raw mapping -> model) for
+  configs and sweep files alike.
 - ``yamlio``: a YAML loader without YAML 1.1's surprises, and the dumper that matches it.
 - ``layers/``: one spec per layer kind (``LAYER_SPECS``): its keys and the engine class it builds.
 

@@ -12,28 +12,26 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from pydantic_core import to_jsonable_python
 
 from conv1d_cli.config.schema import DATA_KINDS_BY_SUFFIX, Config
+from conv1d_cli.config.slots import (
+    Slot,
+    child_slot,
+    member_model,
+    member_tag,
+    slot_keys,
+    slot_kind,
+    union_tags,
+)
 from conv1d_cli.config.validation import (
-    _bool_problem,
-    _bools_for_numbers,
-    _child,
-    _describe,
-    _format,
-    _join,
-    _keys,
-    _kind,
-    _member,
-    _member_tag,
-    _noun,
-    _Origins,
-    _show,
-    _Slot,
-    _suggest,
-    _tags,
-    _translate,
+    Origins,
+    describe,
+    join_errors,
+    show,
+    suggest,
+    union_noun,
+    validate,
 )
 from conv1d_cli.config.yamlio import KeyPath, dump_yaml, format_key_path, read_yaml
 from conv1d_cli.errors import ConfigError
@@ -73,17 +71,17 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return keys, value
 
 
-def _apply_override(raw: dict[str, Any], text: str, origins: _Origins) -> None:
+def apply_override(raw: dict[str, Any], text: str, origins: Origins) -> None:
     """Set one ``--set`` value in the raw mapping, checking each key against the schema."""
     keys, value, words = _parse_override(text)
     label = f"--set {text}"
     node: Any = raw
-    slot, path = _Slot(Config), ()
+    slot, path = Slot(Config), ()
     for depth, key in enumerate(keys):
         union, owner = (slot, "") if slot.tag_key else (None, "")
-        if union is not None and (tag := _member_tag(union, node)) is not None:
-            slot = _Slot(_tags(union)[tag])  # judge keys against the selected member
-            owner = f" for {_noun(path)} {tag!r}"
+        if union is not None and (tag := member_tag(union, node)) is not None:
+            slot = Slot(union_tags(union)[tag])  # judge keys against the selected member
+            owner = f" for {union_noun(path)} {tag!r}"
         if isinstance(node, list):
             if not key.isdecimal() or int(key) >= len(node):
                 indices = f"an index 0 to {len(node) - 1}" if node else "nothing (it is empty)"
@@ -94,13 +92,13 @@ def _apply_override(raw: dict[str, Any], text: str, origins: _Origins) -> None:
             step: str | int = int(key)
         else:
             step = key
-        child = _child(slot, step)
+        child = child_slot(slot, step)
         if child is None:
-            keys_here = _keys(slot)
+            keys_here = slot_keys(slot)
             allowed = f", allowed keys: {', '.join(keys_here)}" if keys_here else ""
             raise ConfigError(
                 f"{label}: {format_key_path((*path, step))} is not a config key{owner}"
-                f"{_suggest(step, keys_here)}{allowed}"
+                f"{suggest(step, keys_here)}{allowed}"
             )
         path = (*path, step)
         if depth == len(keys) - 1:
@@ -109,11 +107,11 @@ def _apply_override(raw: dict[str, Any], text: str, origins: _Origins) -> None:
             node[step] = value
             break
         below = node.get(step) if isinstance(node, dict) else node[step]
-        kind, here = _kind(child), format_key_path(path)
+        kind, here = slot_kind(child), format_key_path(path)
         if kind is None:
-            raise ConfigError(f"{label}: {here} is {_describe(child)}, it has no keys below it")
+            raise ConfigError(f"{label}: {here} is {describe(child)}, it has no keys below it")
         if kind == "list" and not isinstance(below, list):
-            what = "not set" if below is None else _show(below)
+            what = "not set" if below is None else show(below)
             raise ConfigError(
                 f"{label}: {here} is {what} in the config, so it has no items to set; "
                 f"set it whole, e.g. --set {here}=[...]"
@@ -128,7 +126,7 @@ def _apply_override(raw: dict[str, Any], text: str, origins: _Origins) -> None:
 
 
 def _drop_old_defaults(
-    node: dict[str, Any], union: _Slot, tag: Any, path: KeyPath, origins: _Origins
+    node: dict[str, Any], union: Slot, tag: Any, path: KeyPath, origins: Origins
 ) -> None:
     """Switching ``type``: drop keys the new member lacks whose values are just the old defaults.
 
@@ -136,7 +134,8 @@ def _drop_old_defaults(
     ``--set optimizer.type=sgd`` must not trip over them. A key the user set to anything else
     stays, and validation reports that it does not fit the new type.
     """
-    old, new = _member(union, node), _tags(union).get(tag) if isinstance(tag, str) else None
+    old = member_model(union, node)
+    new = union_tags(union).get(tag) if isinstance(tag, str) else None
     if old is None or new is None or old is new:
         return
     for name in list(node):
@@ -152,7 +151,8 @@ def _drop_old_defaults(
 MAX_BYTES = 1_000_000  # a config is a few hundred bytes; anything this large is a wrong file
 
 
-def _read_text(path: Path, source: str) -> str:
+def read_text(path: Path, source: str) -> str:
+    """A config or sweep file's text; missing, unreadable, huge or not UTF-8: a ConfigError."""
     try:
         if path.is_dir():
             raise ConfigError(f"{source}: is a directory, not a YAML config file")
@@ -189,35 +189,25 @@ def _validate(
     raw: Any,
     source: str,
     overrides: Sequence[str],
-    origins: _Origins,
+    origins: Origins,
     kind_follows_path: bool = False,
 ) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(
             f"{source}: the top level must be a mapping of config keys (name, seed, data, "
-            f"model, ...), got {_show(raw)}"
+            f"model, ...), got {show(raw)}"
         )
     errors = []
     for text in overrides:
         try:
-            _apply_override(raw, text, origins)
+            apply_override(raw, text, origins)
         except ConfigError as exc:
             errors.append(str(exc))
     if errors:
-        raise ConfigError(_join(source, errors))
+        raise ConfigError(join_errors(source, errors))
     if kind_follows_path:
         _kind_from_new_path(raw, overrides)
-    problems = [
-        (path, _bool_problem(path, slot, _get(raw, path), origins))
-        for path, slot in _bools_for_numbers(raw, _Slot(Config))
-    ]
-    try:
-        cfg = Config.model_validate(raw)
-    except ValidationError as exc:
-        problems += _translate(exc, origins)
-    if problems:
-        raise ConfigError(_join(source, _format(problems, origins)))
-    return cfg
+    return validate(raw, Config, source, origins)
 
 
 def _kind_from_new_path(raw: dict[str, Any], overrides: Sequence[str]) -> None:
@@ -239,12 +229,6 @@ def _kind_from_new_path(raw: dict[str, Any], overrides: Sequence[str]) -> None:
         data["dataset"] = DATA_KINDS_BY_SUFFIX[suffix]
 
 
-def _get(raw: Any, path: KeyPath) -> Any:
-    for key in path:
-        raw = raw[key]
-    return raw
-
-
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
     """Read a YAML config, apply ``--set KEY=VALUE`` overrides in order, validate once.
 
@@ -253,10 +237,10 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
     """
     path = Path(path)
     source = str(path)
-    doc = read_yaml(_read_text(path, source), source)
+    doc = read_yaml(read_text(path, source), source)
     if doc.empty:
         raise ConfigError(f"{source}: the file is empty; a config needs at least model.layers")
-    origins = _Origins({p: f"line {n}" for p, n in doc.lines.items()}, dict(doc.words))
+    origins = Origins({p: f"line {n}" for p, n in doc.lines.items()}, dict(doc.words))
     return apply_name_default(_validate(doc.data, source, overrides, origins), path)
 
 
@@ -274,7 +258,7 @@ def load_config_dict(
     suffix pick a file kind again (.ts -> .tsv); a config a person wrote keeps its dataset, as
     ``load_config`` does.
     """
-    origins = _Origins({}, {})
+    origins = Origins({}, {})
     return _validate(_plain(raw), source, overrides, origins, kind_follows_path=kind_follows_path)
 
 

@@ -2,9 +2,10 @@
 
 Config flows one way: model defaults -> YAML file -> dotted ``--set`` overrides -> frozen
 ``Config``. Unknown keys are errors; every default is explicit here. Reading files and
-overrides lives in ``conv1d_cli.config.loader`` (its public functions are importable from here
-too: ``load_config``, ``load_config_dict``, ``parse_override``, ``config_to_yaml``,
-``config_diff``, ``apply_name_default``); error wording in ``conv1d_cli.config.validation``.
+overrides lives in ``conv1d_cli.config.loader`` (its public functions are importable from
+``conv1d_cli.config`` too: ``load_config``, ``load_config_dict``, ``parse_override``,
+``config_to_yaml``, ``config_diff``, ``apply_name_default``); error wording in
+``conv1d_cli.config.validation``.
 """
 
 from __future__ import annotations

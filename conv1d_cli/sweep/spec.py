@@ -12,20 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, NonNegativeInt, PositiveInt, ValidationError, model_validator
+from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
 from conv1d_cli.config.layers import StrictModel
-from conv1d_cli.config.loader import _apply_override, _read_text
-from conv1d_cli.config.validation import (
-    _bool_problem,
-    _bools_for_numbers,
-    _format,
-    _join,
-    _Origins,
-    _Slot,
-    _translate,
-)
-from conv1d_cli.config.yamlio import KeyPath, read_yaml
+from conv1d_cli.config.loader import apply_override, load_config, read_text
+from conv1d_cli.config.validation import Origins, Problem, validate
+from conv1d_cli.config.yamlio import read_yaml
 from conv1d_cli.errors import ConfigError
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform")
@@ -131,49 +123,33 @@ def load_sweep(path: str | Path) -> LoadedSweep:
     """Read and validate a sweep file and its base config; one ``ConfigError`` lists every error."""
     path = Path(path)
     source = str(path)
-    doc = read_yaml(_read_text(path, source), source)
+    doc = read_yaml(read_text(path, source), source)
     if doc.empty or not isinstance(doc.data, dict):
         raise ConfigError(
             f"{source}: a sweep file is a mapping with at least config, method and parameters"
         )
     raw = doc.data
-    origins = _Origins({p: f"line {n}" for p, n in doc.lines.items()}, dict(doc.words))
-    problems = [
-        (p, _bool_problem(p, slot, _lookup(raw, p), origins))
-        for p, slot in _bools_for_numbers(raw, _Slot(SweepSpec))
-    ]
-    problems += _parameter_problems(raw.get("parameters"))
-    problems += _rule_problems(raw)
-    spec = None
-    try:
-        spec = SweepSpec.model_validate(raw)
-    except ValidationError as exc:
-        problems += _translate(exc, origins, SweepSpec)
+    origins = Origins({p: f"line {n}" for p, n in doc.lines.items()}, dict(doc.words))
+    own = _parameter_problems(raw.get("parameters")) + _rule_problems(raw)
+    base: list[Problem] = []
     base_path, base_raw = None, None
     if isinstance(raw.get("config"), str):
         base_path = (path.parent / raw["config"]).resolve()
         if not base_path.is_file():
-            problems.append((("config",), f"no such file {base_path} (relative to the sweep file)"))
+            base.append((("config",), f"no such file {base_path} (relative to the sweep file)"))
         else:
-            from conv1d_cli.config import load_config
-
             load_config(base_path)  # the base config's own errors, with its own lines
-            base_raw = read_yaml(_read_text(base_path, str(base_path)), str(base_path)).data
-            problems += _key_problems(raw.get("parameters"), base_raw)
-    if problems or spec is None or base_path is None or base_raw is None:
-        raise ConfigError(_join(source, _format(problems, origins)))
+            base_raw = read_yaml(read_text(base_path, str(base_path)), str(base_path)).data
+            base += _key_problems(raw.get("parameters"), base_raw)
+    spec = validate(raw, SweepSpec, source, origins, before=own, after=base)
+    # validate raised unless config is text naming a file that was read: both are set.
+    assert base_path is not None and base_raw is not None
     return LoadedSweep(spec, path, base_path, base_raw)
 
 
-def _lookup(raw: Any, path: KeyPath) -> Any:
-    for key in path:
-        raw = raw[key]
-    return raw
-
-
-def _parameter_problems(parameters: Any) -> list[tuple[KeyPath, str]]:
+def _parameter_problems(parameters: Any) -> list[Problem]:
     """Each parameter gives exactly one of value, values, or distribution with min < max."""
-    problems: list[tuple[KeyPath, str]] = []
+    problems: list[Problem] = []
     if not isinstance(parameters, dict):
         return problems
     forms = ("value", "values", "distribution")
@@ -210,7 +186,7 @@ def _parameter_problems(parameters: Any) -> list[tuple[KeyPath, str]]:
     return problems
 
 
-def _rule_problems(raw: dict[str, Any]) -> list[tuple[KeyPath, str]]:
+def _rule_problems(raw: dict[str, Any]) -> list[Problem]:
     method, problems = raw.get("method", "grid"), []
     if method in ("random", "bayes") and "run_cap" not in raw:
         problems.append((("run_cap",), f"missing, {method} search needs run_cap (trials at most)"))
@@ -228,16 +204,16 @@ def _rule_problems(raw: dict[str, Any]) -> list[tuple[KeyPath, str]]:
     return problems
 
 
-def _key_problems(parameters: Any, base_raw: Any) -> list[tuple[KeyPath, str]]:
+def _key_problems(parameters: Any, base_raw: Any) -> list[Problem]:
     """Each parameter key must be a config key the base config can take (as ``--set`` checks)."""
-    problems: list[tuple[KeyPath, str]] = []
+    problems: list[Problem] = []
     if not isinstance(parameters, dict) or not isinstance(base_raw, dict):
         return problems
     for key, spec in parameters.items():
         values = _sample_values(spec)
         text = f"{key}={json.dumps(values[0])}" if values else f"{key}=null"
         try:
-            _apply_override(copy.deepcopy(base_raw), text, _Origins({}, {}))
+            apply_override(copy.deepcopy(base_raw), text, Origins({}, {}))
         except ConfigError as exc:
             reason = str(exc).split(": ", 1)[-1]
             reason = reason.removeprefix(f"{key} ").removeprefix("is ")
