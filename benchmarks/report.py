@@ -119,7 +119,8 @@ def templates_markdown(results: dict) -> list[str]:
         "twin is the built network mirrored layer by layer, blocks included, with the same "
         "weights (`benchmarks/torch_mirror.py`). With 2+ threads the engine is also timed "
         "training on one process per thread (`train.workers` = threads, each process with one "
-        "BLAS thread, `conv1d_cli/nn/dataparallel.py`); the templates' target reads that ratio.",
+        "BLAS thread, `conv1d_cli/parallel/dataparallel.py`); the templates' target reads that "
+        "ratio.",
     ]
 
 
