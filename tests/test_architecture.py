@@ -289,6 +289,18 @@ def test_the_engine_starts_no_threads_or_processes():
     assert not found, "; ".join(found)
 
 
+def test_no_module_getattr_but_the_public_api():
+    # A module-level __getattr__ hides where names live; the one allowed is conv1d_cli's own,
+    # which loads load_model and Conv1dClassifier lazily (the cycle test sees its imports).
+    found = [
+        str(path.relative_to(ROOT))
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for node in parse(path).body
+        if isinstance(node, ast.FunctionDef) and node.name == "__getattr__"
+    ]
+    assert found == ["conv1d_cli/__init__.py"]
+
+
 def _packages() -> list[Path]:
     return sorted(p.parent for p in PACKAGE.rglob("__init__.py"))
 
