@@ -9,6 +9,7 @@ a mirror computes the same logits as the engine. Shapes: (N, C, L) in, (N, class
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -83,41 +84,61 @@ def _sequence(layers: Any, shape: tuple[int, ...]) -> nn.Sequential:
     return nn.Sequential(*mods)
 
 
+def _dense(layer: Any, shape: tuple[int, ...]) -> nn.Module:
+    linear = nn.Linear(layer.in_features, layer.out_features, bias="b" in layer.params)
+    _copy(layer, linear)
+    return linear
+
+
+def _batchnorm(layer: Any, shape: tuple[int, ...]) -> nn.Module:
+    bn = nn.BatchNorm1d(layer.num_features, eps=layer.eps, momentum=layer.momentum)
+    _copy(layer, bn)
+    return bn
+
+
+def _residual(layer: Any, shape: tuple[int, ...]) -> nn.Module:
+    body = _sequence(layer.layers, shape)
+    shortcut = None if layer.shortcut is None else _sequence(layer.shortcut, shape)
+    out = tuple(layer.layers.output_shape(shape))
+    act = None if layer.activation is None else mirror_layer(layer.activation, out)
+    return ResidualMirror(body, shortcut, act)
+
+
+def _parallel(layer: Any, shape: tuple[int, ...]) -> nn.Module:
+    return ParallelMirror([_sequence(branch, shape) for branch in layer.branches])
+
+
+# Engine class (every layer kind's ``LayerSpec.engine``) -> (layer, its input shape) -> module;
+# tests/test_layer_kinds.py reads these keys from the source (torch is not a test dependency).
+MIRRORS: dict[type, Callable[[Any, tuple[int, ...]], nn.Module]] = {
+    cnn.Residual: _residual,
+    cnn.Parallel: _parallel,
+    cnn.Conv1d: _conv,
+    cnn.Dense: _dense,
+    cnn.BatchNorm1d: _batchnorm,
+    cnn.ReLU: lambda layer, shape: nn.ReLU(),
+    cnn.LeakyReLU: lambda layer, shape: nn.LeakyReLU(layer.negative_slope),
+    cnn.Tanh: lambda layer, shape: nn.Tanh(),
+    cnn.Sigmoid: lambda layer, shape: nn.Sigmoid(),
+    cnn.GELU: lambda layer, shape: nn.GELU(approximate=layer.approximate),
+    cnn.MaxPool1d: lambda layer, shape: nn.MaxPool1d(
+        layer.kernel_size, layer.stride, layer.padding
+    ),
+    cnn.AvgPool1d: lambda layer, shape: nn.AvgPool1d(
+        layer.kernel_size, layer.stride, layer.padding
+    ),  # count_include_pad=True by default, as the engine counts zero padding
+    cnn.GlobalAvgPool1d: lambda layer, shape: GlobalAvgPool(),
+    cnn.Flatten: lambda layer, shape: nn.Flatten(),
+    cnn.Dropout: lambda layer, shape: nn.Dropout(layer.rate),
+}
+
+
 def mirror_layer(layer: Any, shape: tuple[int, ...]) -> nn.Module:
     """The torch module computing what ``layer`` computes on inputs of sample ``shape``."""
-    if isinstance(layer, cnn.Conv1d):
-        return _conv(layer, shape)
-    if isinstance(layer, cnn.Dense):
-        linear = nn.Linear(layer.in_features, layer.out_features, bias="b" in layer.params)
-        _copy(layer, linear)
-        return linear
-    if isinstance(layer, cnn.BatchNorm1d):
-        bn = nn.BatchNorm1d(layer.num_features, eps=layer.eps, momentum=layer.momentum)
-        _copy(layer, bn)
-        return bn
-    if isinstance(layer, cnn.MaxPool1d | cnn.AvgPool1d):
-        pool = nn.MaxPool1d if isinstance(layer, cnn.MaxPool1d) else nn.AvgPool1d
-        return pool(layer.kernel_size, layer.stride, layer.padding)
-    simple = {
-        cnn.ReLU: nn.ReLU,
-        cnn.GlobalAvgPool1d: GlobalAvgPool,
-        cnn.Flatten: nn.Flatten,
-        cnn.Tanh: nn.Tanh,
-        cnn.Sigmoid: nn.Sigmoid,
-    }
-    if type(layer) in simple:
-        return simple[type(layer)]()
-    if isinstance(layer, cnn.Dropout):
-        return nn.Dropout(layer.rate)
-    if type(layer).__name__ == "Residual":
-        body = _sequence(layer.layers, shape)
-        shortcut = None if layer.shortcut is None else _sequence(layer.shortcut, shape)
-        out = tuple(layer.layers.output_shape(shape))
-        act = None if layer.activation is None else mirror_layer(layer.activation, out)
-        return ResidualMirror(body, shortcut, act)
-    if type(layer).__name__ == "Parallel":
-        return ParallelMirror([_sequence(branch, shape) for branch in layer.branches])
-    raise ValueError(f"no PyTorch mirror for layer {type(layer).__name__}")
+    build = MIRRORS.get(type(layer))
+    if build is None:
+        raise ValueError(f"no PyTorch mirror for layer {type(layer).__name__}")
+    return build(layer, shape)
 
 
 def mirror_model(model: Any, input_shape: tuple[int, int]) -> nn.Sequential:

@@ -17,9 +17,12 @@ walks the same layers with the same weights and:
   threadpoolctl's limit is global: another thread of the same program doing BLAS work
   meanwhile gets one thread too.
 
-Layers it has no rule for run their own eval-mode ``forward``, one chunk at a time (they keep
-state on the layer). Results equal ``model.forward`` up to float rounding (tests compare them
-layer kind by layer kind, blocks included).
+``RULES`` maps every layer kind's engine class (``LayerSpec.engine``) to its step; a kind whose
+fast path is its own eval-mode ``forward`` says so with ``plain_forward`` (tests/test_layer_kinds.py
+fails for a kind with no entry). Such layers, and layers of no kind (ones a program put into a
+model itself), run their own ``forward``, one chunk at a time (they keep state on the layer).
+Results equal ``model.forward`` up to float rounding (tests compare them layer kind by layer
+kind, blocks included).
 """
 
 from __future__ import annotations
@@ -135,17 +138,16 @@ def _plan(layers: list[Any]) -> list[Step]:
         elif type(layer) is nn.Flatten and type(after) is nn.Dense:
             steps.append(_flatten_dense_step(after))
         else:
-            rule = RULES.get(type(layer))
-            steps.append(rule(layer) if rule else _plain_step(layer))
+            steps.append(RULES.get(type(layer), plain_forward)(layer))
             i += 1
             continue
         i += 2
     return steps
 
 
-def _plain_step(layer: Any) -> Step:
-    """A layer without a rule runs its own forward, which keeps state on the layer: such a
-    step is not ``pure``, and a plan holding one runs its chunks one after the other."""
+def plain_forward(layer: Any) -> Step:
+    """The rule "the layer's own eval-mode forward": it keeps state on the layer, so the step
+    is not ``pure``, and a plan holding one runs its chunks one after the other."""
     return lambda x, owned: (layer.forward(x), True)
 
 
@@ -335,6 +337,7 @@ def _pure_if(step: Step, inner: list[Step]) -> Step:
     return pure(step) if all(getattr(s, "pure", False) for s in inner) else step
 
 
+# Engine class -> its step (``plain_forward``: the layer's own forward, declared, not defaulted).
 RULES: dict[type, Callable[[Any], Step]] = {
     nn.Residual: _residual,
     nn.Parallel: _parallel,

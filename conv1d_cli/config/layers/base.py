@@ -1,9 +1,11 @@
 """What every layer kind declares: its config schema (a pydantic model) and how it builds.
 
 A kind is one ``LayerSpec`` subclass registered with ``@register``: its fields are the YAML keys,
-its ``type`` Literal the tag(s) in ``type:``, its ``build`` the engine layer for a per-sample
-input shape. The schema (``LayerConfig``), the builder, ``conv1d summary`` and the error wording
-all read the same table, ``LAYER_SPECS``; adding a layer is one class here.
+its ``type`` Literal the tag(s) in ``type:``, its ``engine`` the ``nn.Layer`` class it builds, its
+``build`` that layer for a per-sample input shape. The schema (``LayerConfig``), the builder,
+``conv1d summary`` and the error wording all read the same table, ``LAYER_SPECS``; the tables
+keyed by engine class outside config/ (fast path, ONNX emitters, PyTorch mirror) are checked
+against it by tests/test_layer_kinds.py.
 """
 
 from __future__ import annotations
@@ -45,12 +47,16 @@ class BuildContext:
 
 
 class LayerSpec(StrictModel):
-    """One layer kind's config keys; subclasses set ``type: Literal[...]`` and ``build``.
+    """One layer kind's config keys; subclasses set ``type: Literal[...]``, ``engine`` and
+    ``build``.
 
-    ``is_activation = True`` marks kinds without settings that a block may name as its
-    ``activation``.
+    ``engine`` is the ``nn.Layer`` class ``build`` returns (exactly that class: the fast path,
+    the ONNX emitters and the PyTorch mirror look layers up by ``type(layer)``); ``@register``
+    refuses a kind without one. ``is_activation = True`` marks kinds without settings that a
+    block may name as its ``activation``.
     """
 
+    engine: ClassVar[type[nn.Layer]]
     is_activation: ClassVar[bool] = False
 
     def build(self, input_shape: Shape, ctx: BuildContext) -> nn.Layer:
@@ -66,7 +72,14 @@ LAYER_SPECS: dict[str, type[LayerSpec]] = {}
 
 
 def register(spec: type[LayerSpec]) -> type[LayerSpec]:
-    """Class decorator: every tag of ``spec``'s ``type`` Literal selects it."""
+    """Class decorator: every tag of ``spec``'s ``type`` Literal selects it; ``spec.engine``
+    must be an ``nn.Layer`` class."""
+    engine = getattr(spec, "engine", None)
+    if not (isinstance(engine, type) and issubclass(engine, nn.Layer)):
+        raise TypeError(
+            f"layer kind {spec.__name__} names no engine class: set "
+            "engine: ClassVar[type[nn.Layer]] = <the nn class its build returns>"
+        )
     for tag in get_args(spec.model_fields["type"].annotation):
         if tag in LAYER_SPECS:
             raise ValueError(f"layer type {tag!r} is declared twice")
@@ -96,6 +109,11 @@ def build_sequence(
         where = f"{ctx.path}[{index}]"
         try:
             layer = spec.build(shape, ctx.at(where))
+            if type(layer) is not spec.engine:  # a bug in the spec, not in the config
+                raise TypeError(
+                    f"{type(spec).__name__}.build returned {type(layer).__name__}, "
+                    f"not its engine {spec.engine.__name__}"
+                )
             out_shape = tuple(int(d) for d in layer.output_shape(shape))
         except ValueError as exc:
             raise ConfigError(f"{where} ({spec.type}) on input {fmt_shape(shape)}: {exc}") from None

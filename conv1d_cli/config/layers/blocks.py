@@ -1,13 +1,13 @@
 """Block kinds: layers that hold layer lists (``residual``, ``parallel``); they nest.
 
 Their ``layers``/``branches`` items are any registered kind (``LayerConfig``, bound in
-``specs/__init__.py`` once every kind is registered), blocks included.
+``layers/__init__.py`` once every kind is registered), blocks included.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import Field
 
@@ -36,6 +36,7 @@ class ResidualLayer(LayerSpec):
     """act(layers(x) + shortcut(x)): identity shortcut where shapes match, else projection."""
 
     type: Literal["residual"]
+    engine: ClassVar[type[nn.Layer]] = nn.Residual
     layers: list[LayerConfig] = Field(min_length=1)
     # auto: identity when the layers keep the shape, else a 1x1 conv with the block's stride.
     shortcut: Literal["auto", "identity", "projection"] = "auto"
@@ -99,6 +100,7 @@ class ParallelLayer(LayerSpec):
     """Branches on the same input, concatenated along channels (an empty branch: the input)."""
 
     type: Literal["parallel"]
+    engine: ClassVar[type[nn.Layer]] = nn.Parallel
     branches: list[list[LayerConfig]] = Field(min_length=1)
 
     def children(self) -> list[tuple[str, Sequence[LayerSpec]]]:

@@ -27,6 +27,7 @@ Padding = (
 @register
 class Conv1dLayer(LayerSpec):
     type: Literal["conv1d"]
+    engine: ClassVar[type[nn.Layer]] = nn.Conv1d
     channels: PositiveInt
     kernel: PositiveInt
     stride: PositiveInt = 1
@@ -55,6 +56,7 @@ class Conv1dLayer(LayerSpec):
 @register
 class DenseLayer(LayerSpec):
     type: Literal["dense", "linear"]
+    engine: ClassVar[type[nn.Layer]] = nn.Dense
     # null only on the network's last layer: it becomes the number of classes of the data.
     units: PositiveInt | None = None
     bias: bool = True
@@ -76,7 +78,6 @@ class _Activation(LayerSpec):
     """A kind without settings that blocks may also name as their ``activation``."""
 
     is_activation: ClassVar[bool] = True
-    engine: ClassVar[type[nn.Layer]]
 
     def build(self, input_shape: Shape, ctx: BuildContext) -> nn.Layer:
         return self.engine()
@@ -91,6 +92,7 @@ class ReLULayer(_Activation):
 @register
 class LeakyReLULayer(_Activation):
     type: Literal["leakyrelu"]
+    engine: ClassVar[type[nn.Layer]] = nn.LeakyReLU
     negative_slope: NonNegativeFloat = 0.01
 
     def build(self, input_shape: Shape, ctx: BuildContext) -> nn.Layer:
@@ -112,6 +114,7 @@ class SigmoidLayer(_Activation):
 @register
 class GELULayer(_Activation):
     type: Literal["gelu"]
+    engine: ClassVar[type[nn.Layer]] = nn.GELU
     approximate: Literal["none", "tanh"] = "none"
 
     def build(self, input_shape: Shape, ctx: BuildContext) -> nn.Layer:
@@ -119,7 +122,6 @@ class GELULayer(_Activation):
 
 
 class _Pool(LayerSpec):
-    engine: ClassVar[type[nn.Layer]]
     type: str  # each kind narrows it to its Literal (declared first: messages list keys in order)
     kernel: PositiveInt = 2
     stride: PositiveInt | None = None  # None: same as kernel
@@ -145,6 +147,7 @@ class AvgPool1dLayer(_Pool):
 @register
 class GlobalAvgPool1dLayer(LayerSpec):
     type: Literal["globalavgpool1d"]
+    engine: ClassVar[type[nn.Layer]] = nn.GlobalAvgPool1d
 
     def build(self, input_shape: Shape, ctx: BuildContext) -> nn.Layer:
         require_sequence_input(self.type, input_shape)
@@ -154,6 +157,7 @@ class GlobalAvgPool1dLayer(LayerSpec):
 @register
 class FlattenLayer(LayerSpec):
     type: Literal["flatten"]
+    engine: ClassVar[type[nn.Layer]] = nn.Flatten
 
     def build(self, input_shape: Shape, ctx: BuildContext) -> nn.Layer:
         require_sequence_input(self.type, input_shape)
@@ -163,6 +167,7 @@ class FlattenLayer(LayerSpec):
 @register
 class DropoutLayer(LayerSpec):
     type: Literal["dropout"]
+    engine: ClassVar[type[nn.Layer]] = nn.Dropout
     rate: UnitInterval = 0.5
 
     def build(self, input_shape: Shape, ctx: BuildContext) -> nn.Layer:
@@ -172,6 +177,7 @@ class DropoutLayer(LayerSpec):
 @register
 class BatchNorm1dLayer(LayerSpec):
     type: Literal["batchnorm1d"]
+    engine: ClassVar[type[nn.Layer]] = nn.BatchNorm1d
     momentum: Annotated[float, Field(gt=0, le=1)] = 0.1
     eps: PositiveFloat = 1e-5
 

@@ -2,7 +2,8 @@
 
 The graph takes the same raw samples as ``conv1d predict``, float32 (batch, channels, length)
 with a dynamic batch, and outputs ``probabilities`` and ``logits`` (batch, classes). Each
-engine layer kind has one function that appends its nodes (``EMITTERS``); blocks recurse into
+layer kind's engine class (``LayerSpec.engine``) has one function that appends its nodes
+(``EMITTERS``; tests/test_layer_kinds.py fails for a kind without one); blocks recurse into
 their layer lists. Shapes are the engine's own (``layer.output_shape``), so padding 'same'
 resolves exactly as in NumPy. float64 networks are exported with float32 weights.
 """
