@@ -1,7 +1,8 @@
 """``conv1d export``: a trained run as an ONNX file, checked against the NumPy engine.
 
 ``onnx`` and ``onnxruntime`` are an optional extra (``pip install "conv1d-cli[onnx]"``),
-imported only here, when an export runs.
+imported only here, when an export runs. ``onnx_export`` builds the graph (one emitter per layer
+kind); this module runs the export and checks the graph in onnxruntime against the engine.
 """
 
 from __future__ import annotations
