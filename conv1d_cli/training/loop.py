@@ -29,7 +29,7 @@ from conv1d_cli.rundir.metrics_log import MetricsLog
 from conv1d_cli.rundir.status import RunStatus
 from conv1d_cli.training.diagnostics import warn_if_stuck
 from conv1d_cli.training.progress import Reporter, SilentReporter, format_epoch_line
-from conv1d_cli.training.report import evaluate, plot_curves
+from conv1d_cli.training.report import curves_title, evaluate, plot_curves
 from conv1d_cli.training.stopsignals import stop_on_signals
 
 HIGHER_IS_BETTER = {"val_acc": True, "train_acc": True, "val_loss": False, "train_loss": False}
@@ -77,6 +77,7 @@ class Trainer:
     """Runs the epochs of one run directory; knows nothing about which layers exist."""
 
     metrics_log_type: Any = MetricsLog  # the estimator's in-memory trainer swaps the files out
+    test_result: dict[str, float] | None = None  # set at the end; curves.png's title shows it
 
     def __init__(
         self,
@@ -311,7 +312,7 @@ class Trainer:
         )
 
     def _finish(self) -> RunResult:
-        test = self._test_metrics()
+        test = self.test_result = self._test_metrics()
         summary = self._write_summary(test=test)
         self._plot()
         return RunResult(self.run_dir, self.state.status, summary)
@@ -387,4 +388,8 @@ class Trainer:
 
     def _plot(self) -> None:
         if self.cfg.output.plots and self.rows:
-            plot_curves(self.rows, self.run_dir / "curves.png", title=self.run_dir.name)
+            data = self.cfg.data
+            title = curves_title(
+                self.run_dir.name, data.path, data.dataset, self.test_result, len(self.data.y_test)
+            )
+            plot_curves(self.rows, self.run_dir / "curves.png", title=title)

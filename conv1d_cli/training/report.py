@@ -93,26 +93,92 @@ def pyplot() -> Any:
     return plt
 
 
-def plot_curves(rows: Sequence[dict[str, float]], path: Path, title: str = "") -> None:
-    """Loss and accuracy per epoch (train and validation) into ``path`` (PNG)."""
+SHORT_RUN = 12  # up to this many epochs every epoch gets its own tick
+
+
+def epoch_axis(ax: Any, epochs: Sequence[float]) -> None:
+    """An epoch x axis with integer ticks only (epochs are whole numbers).
+
+    A short run gets one tick per epoch and half an epoch of margin either side, so a one-epoch
+    run reads 1 on an axis 0.5..1.5 (matplotlib alone gives 0.96..1.04 with ticks 0.98, 1.0...).
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("epoch")
+    whole = sorted({int(e) for e in epochs})
+    if whole and whole[-1] - whole[0] < SHORT_RUN:
+        ax.set_xticks(range(whole[0], whole[-1] + 1))
+        ax.set_xlim(whole[0] - 0.5, whole[-1] + 0.5)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def marker_size(n_epochs: int) -> float:
+    """Markers big enough to see one point, small enough not to hide a long curve."""
+    return 6.0 if n_epochs <= SHORT_RUN else 3.0 if n_epochs <= 60 else 0.0
+
+
+def curves_title(
+    run: str, data_path: str | None, dataset: str, test: dict[str, Any] | None, n_test: int
+) -> str:
+    """``run · data file · test result``: what ran, on what, and how it scored.
+
+    The data file is data.path's name (the archive's ``GunPoint_TRAIN.ts``), else the dataset;
+    the test result is the best weights' accuracy, "no test split" or "not tested" (a run that
+    stopped before its end: interrupted, diverged).
+    """
+    data = Path(data_path).name if data_path else dataset
+    if test and test.get("accuracy") is not None:
+        result = f"test accuracy {float(test['accuracy']):.4f} (n={test.get('n', '?')})"
+    else:
+        result = "no test split" if n_test == 0 else "not tested"
+    return f"{run} · {data} · {result}"
+
+
+def curves_figure(rows: Sequence[dict[str, float]], title: str = "") -> Any:
+    """Loss and accuracy per epoch (train and validation, where there is one): a Figure."""
     plt = pyplot()
     epochs = [int(row["epoch"]) for row in rows]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    for split, style in (("train", "-o"), ("val", "-s")):
+    size = marker_size(len(epochs))
+    for split, marker in (("train", "o"), ("val", "s")):
         losses = [row.get(f"{split}_loss", float("nan")) for row in rows]
         accs = [row.get(f"{split}_acc", float("nan")) for row in rows]
         if not np.all(np.isnan(losses)):
-            ax_loss.plot(epochs, losses, style, label=split, markersize=3)
-            ax_acc.plot(epochs, accs, style, label=split, markersize=3)
+            label = "train" if split == "train" else "validation"
+            for ax, values in ((ax_loss, losses), (ax_acc, accs)):
+                ax.plot(epochs, values, "-", marker=marker, label=label, markersize=size)
+                if len(epochs) == 1:  # one point: say its value, it has no curve to read
+                    ax.annotate(
+                        f"{values[0]:.4f}",
+                        (epochs[0], values[0]),
+                        xytext=(8, 4),
+                        textcoords="offset points",
+                        fontsize=8,
+                    )
     for ax, name in ((ax_loss, "loss"), (ax_acc, "accuracy")):
-        ax.set_xlabel("epoch")
+        epoch_axis(ax, epochs)
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
         ax.legend()
+    if len(epochs) == 1:  # matplotlib would zoom to +-4% around the one value
+        ax_acc.set_ylim(0.0, 1.05)
+        top = np.nanmax([row.get(k, np.nan) for row in rows for k in ("train_loss", "val_loss")])
+        if np.isfinite(top):
+            ax_loss.set_ylim(0.0, max(top * 1.25, 1e-3))
     if title:
         fig.suptitle(title)
-    save_figure(fig, path)
-    plt.close(fig)
+    return fig
+
+
+def plot_curves(rows: Sequence[dict[str, float]], path: Path, title: str = "") -> None:
+    """``curves_figure`` written to ``path`` (PNG)."""
+    plt = pyplot()
+    fig = curves_figure(rows, title)
+    try:
+        save_figure(fig, path)
+    finally:
+        plt.close(fig)
 
 
 def plot_confusion(matrix: np.ndarray, class_names: Sequence[str], path: Path, title: str) -> None:
