@@ -1,7 +1,7 @@
 """Inference rows of `make bench`: `conv1d predict`/`eval`'s path against PyTorch CPU's eval.
 
 numpy: ``LoadedModel.logits`` on raw float32 samples (normalization included), as `conv1d
-predict` runs it once a batch is read (conv1d_cli/inference.py, conv1d_cli/fastpath.py).
+predict` runs it once a batch is read (inference/load.py, inference/fastpath.py).
 torch: the same network and weights (batchnorm statistics randomised alike) in eval mode under
 ``torch.inference_mode()``, no normalization. Both get the same 1,000-sample batches, threads
 and dtype (float32) in their own spawned processes; repeats alternate between the engines and

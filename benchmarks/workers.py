@@ -27,7 +27,7 @@ from conv1d_cli.parallel.dataparallel import DataParallel
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
-# Both engines run with the malloc setting the conv1d command uses (see conv1d_cli/nn/alloc.py).
+# Both engines run with the malloc setting the conv1d command uses (conv1d_cli/parallel/alloc.py).
 keep_freed_memory()
 
 
@@ -50,7 +50,7 @@ def limit_threads(engine: str, threads: int) -> Any:
 
 
 # conv1d's engine training on one process per thread (train.workers = threads, each process
-# with one BLAS thread; conv1d_cli/nn/dataparallel.py); its eval is "numpy"'s.
+# with one BLAS thread; conv1d_cli/parallel/dataparallel.py); its eval is "numpy"'s.
 NUMPY_WORKERS = "numpy-workers"
 
 
@@ -85,7 +85,7 @@ class Net:
         loss_fn, optimizer = build_loss(cfg.loss), build_optimizer(cfg.optimizer)
 
         def train_step(x: np.ndarray, y: np.ndarray) -> float:
-            # Exactly the Trainer's step (conv1d_cli/train.py) minus logging and the schedule.
+            # The Trainer's step (conv1d_cli/training/loop.py) minus logging and the schedule.
             logits = model.forward(x)
             loss = float(loss_fn.forward(logits, y))
             model.backward(loss_fn.backward(), input_grad=False)
@@ -94,7 +94,7 @@ class Net:
             return loss
 
         self.train_step = train_step
-        # conv1d eval/predict's forward pass (conv1d_cli/fastpath.py), as the eval column says.
+        # conv1d eval/predict's forward pass (inference/fastpath.py), as the eval column says.
         inner = model.model if isinstance(model, DataParallel) else model
         self.predict = InferenceRunner(inner, tuple(input_shape)).logits
         self.train_mode, self.eval_mode = model.train, model.eval

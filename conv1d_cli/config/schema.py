@@ -97,7 +97,7 @@ class DataConfig(StrictModel):
 
 
 # ------------------------------------------------------------------------------------- layers
-# Each layer kind (its keys and how it builds) is declared once in conv1d_cli/specs/.
+# Each layer kind (its keys and how it builds) is declared once in conv1d_cli/config/layers/.
 
 
 class ModelConfig(StrictModel):
@@ -217,7 +217,7 @@ class TrainConfig(StrictModel):
     eval_batch_size: PositiveInt = 1000
     dtype: Literal["float32", "float64"] = "float32"
     early_stopping: EarlyStoppingConfig | None = None
-    # Processes that each train a slice of every batch (conv1d_cli/nn/dataparallel.py), each
+    # Processes that each train a slice of every batch (conv1d_cli/parallel/dataparallel.py), each
     # with one BLAS thread; 1: this process alone, with all of BLAS's threads.
     workers: int = Field(default=1, ge=1, le=64)
 
