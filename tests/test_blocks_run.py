@@ -8,7 +8,7 @@ import signal
 
 import numpy as np
 import pytest
-from test_train import StopAfter, _rows, _weights
+from run_helpers import StopAfter, rows, weights
 from typer.testing import CliRunner
 
 from conv1d_cli.cli.app import app
@@ -58,14 +58,14 @@ def test_summary_shows_blocks_as_a_tree(blocks_config):
     result = runner.invoke(app, ["summary", str(blocks_config), "--json"])
     assert result.exit_code == 0, result.stderr
     payload = json.loads(result.stdout)
-    rows = payload["layers"]
-    assert [(r["path"], r["depth"], r["output_shape"]) for r in rows[:4]] == [
+    layer_rows = payload["layers"]
+    assert [(r["path"], r["depth"], r["output_shape"]) for r in layer_rows[:4]] == [
         ("0", 0, [4, 64]),
         ("1", 0, [6, 32]),
         ("1.layers.0", 1, [6, 32]),
         ("1.layers.1", 1, [6, 32]),
     ]
-    paths = [r["path"] for r in rows]
+    paths = [r["path"] for r in layer_rows]
     assert paths[6:] == [
         "1.layers.4", "1.shortcut.0", "1.shortcut.1", "1.activation",
         "2", "2.branches.0.0", "2.branches.1.0", "2.branches.1.1", "3", "4",
@@ -73,9 +73,9 @@ def test_summary_shows_blocks_as_a_tree(blocks_config):
     # conv 1->4 k3: 16; block: 4->6 k3 (78) + bn (12) + 6->6 k3 (114) + 1x1 4->6 no bias (24)
     # + bn (12); branches: 6->3 (21), 6->2 (14); dense (5*32)->10: 1610.
     assert payload["total_params"] == 16 + (78 + 12 + 114 + 24 + 12) + (21 + 14) + 1610
-    assert rows[1]["params"] == 78 + 12 + 114 + 24 + 12
-    assert payload["total_macs"] == sum(r["macs"] for r in rows if r["depth"] == 0)
-    assert rows[-1]["output_shape"] == [10]
+    assert layer_rows[1]["params"] == 78 + 12 + 114 + 24 + 12
+    assert payload["total_macs"] == sum(r["macs"] for r in layer_rows if r["depth"] == 0)
+    assert layer_rows[-1]["output_shape"] == [10]
     text = runner.invoke(app, ["summary", str(blocks_config)]).stdout
     assert "1.layers.0" in text and "  Conv1d(4, 6" in text and "Residual(" in text
 
@@ -95,12 +95,12 @@ def test_interrupted_blocks_run_resumes_bit_for_bit_and_evaluates(blocks_config)
     run_training(resumed)
 
     ref_run = reference.trainer.run_dir
-    want, got = _weights(ref_run), _weights(run)
+    want, got = weights(ref_run), weights(run)
     assert "1.shortcut.1.running_mean" in want and "2.branches.1.1.W" in want
     assert set(want) == set(got)
     for name in want:
         np.testing.assert_array_equal(got[name], want[name], err_msg=name)
-    assert _rows(run) == _rows(ref_run)
+    assert rows(run) == rows(ref_run)
 
     result = evaluate_checkpoint(run)
     summary = json.loads((run / "summary.json").read_text())

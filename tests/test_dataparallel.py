@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 import pytest
-from test_train import StopAfter, _rows, _start, _wait_for, _weights
+from run_helpers import StopAfter, rows, start, wait_for, wait_while_running, weights
 from threadpoolctl import threadpool_info, threadpool_limits
 from typer.testing import CliRunner
 
@@ -285,9 +285,9 @@ def _alive(pid: int) -> bool:
 
 
 def _start_with_workers(tiny_config):
-    proc = _start(tiny_config, "--set", "train.epochs=200", "--set", "train.workers=2")
+    proc = start(tiny_config, "--set", "train.epochs=200", "--set", "train.workers=2")
     run = tiny_config.parent / "runs" / "tiny"
-    assert _wait_for(lambda: (run / "checkpoints" / "last.safetensors").exists(), 60)
+    wait_while_running(proc, lambda: (run / "checkpoints" / "last.safetensors").exists(), 60)
     workers = _children(proc.pid)
     assert len(workers) >= 1 and all(_alive(pid) for pid in workers)
     return proc, run, workers
@@ -302,7 +302,7 @@ def test_ctrl_c_with_workers_saves_and_stops_every_process(tiny_config):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert f"conv1d train --resume {run}" in err
-    assert _wait_for(lambda: not any(_alive(pid) for pid in workers), 10)
+    assert wait_for(lambda: not any(_alive(pid) for pid in workers), 10)
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads /proc")
@@ -310,7 +310,7 @@ def test_workers_end_when_the_training_process_is_killed(tiny_config):
     proc, _, workers = _start_with_workers(tiny_config)
     proc.kill()
     proc.communicate(timeout=30)
-    assert _wait_for(lambda: not any(_alive(pid) for pid in workers), 15)
+    assert wait_for(lambda: not any(_alive(pid) for pid in workers), 15)
 
 
 def test_fewer_cores_than_workers_sleeps_instead_of_spinning():
@@ -396,10 +396,10 @@ def test_an_interrupted_run_with_workers_resumes_bit_for_bit(tiny_config):
         run_training(setup)
     run = setup.trainer.run_dir
     assert run_training(setup_training(None, resume=run)).status == "completed"
-    want, got = _weights(reference.trainer.run_dir), _weights(run)
+    want, got = weights(reference.trainer.run_dir), weights(run)
     for name in want:
         np.testing.assert_array_equal(got[name], want[name], err_msg=name)
-    assert _rows(run) == _rows(reference.trainer.run_dir)
+    assert rows(run) == rows(reference.trainer.run_dir)
 
 
 def test_messages_cross_as_raw_bytes_without_pickle():
@@ -443,7 +443,7 @@ def test_a_script_that_forgets_close_still_exits_and_leaves_no_worker(tmp_path):
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     worker = int(done.stdout.split()[-1])
-    assert _wait_for(lambda: not _alive(worker), 10)
+    assert wait_for(lambda: not _alive(worker), 10)
 
 
 def test_an_idle_worker_starting_late_leaves_the_weights_alone():
@@ -456,7 +456,7 @@ def test_an_idle_worker_starting_late_leaves_the_weights_alone():
     _train_steps(single, x, y, steps=2)
     with DataParallel(twin, 3) as parallel:
         _train_steps(parallel, x, y, steps=2)
-        assert _wait_for(lambda: all(p.is_alive() for p in parallel._procs), 30)
+        assert wait_for(lambda: all(p.is_alive() for p in parallel._procs), 30)
         time.sleep(2)  # long enough for a spawned worker to import and bind
         for name, want in single.parameters().items():
             np.testing.assert_allclose(parallel.parameters()[name], want, rtol=1e-8, atol=1e-6)

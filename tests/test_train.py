@@ -3,48 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from run_helpers import StopAfter, rows, start, wait_while_running, weights
 
 from conv1d_cli.errors import ConfigError, TrainingDiverged, TrainingInterrupted
 from conv1d_cli.rundir.checkpoints import load_checkpoint
-from conv1d_cli.training.progress import SilentReporter
 from conv1d_cli.training.setup import FinishedRun, run_training, setup_training
-
-TIMING = ("epoch_seconds", "samples_per_s")
-
-
-class StopAfter(SilentReporter):
-    """Requests a stop (as Ctrl-C would) after a given number of optimizer steps."""
-
-    def __init__(self, steps: int, signal_number: int = signal.SIGINT) -> None:
-        self.remaining = steps
-        self.signal_number = signal_number
-        self.trainer = None
-
-    def step(self, batches_done, loss, accuracy, samples_per_s):
-        self.remaining -= 1
-        if self.remaining == 0:
-            self.trainer.request_stop(self.signal_number)
-
-
-def _weights(run: Path) -> dict[str, np.ndarray]:
-    return load_checkpoint(run / "checkpoints" / "last.safetensors").model_state
-
-
-def _rows(run: Path) -> list[dict[str, str]]:
-    import csv
-
-    with (run / "metrics.csv").open() as handle:
-        return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(handle)]
 
 
 @pytest.mark.parametrize("stop_after_steps", [3, 8, 10])  # mid-epoch, and at an epoch's end
@@ -68,11 +37,11 @@ def test_interrupted_run_resumes_bit_for_bit(tiny_config, stop_after_steps):
     assert run_training(resumed).status == "completed"
 
     ref_run = reference.trainer.run_dir
-    want, got = _weights(ref_run), _weights(run)
+    want, got = weights(ref_run), weights(run)
     assert set(want) == set(got)
     for name in want:
         np.testing.assert_array_equal(got[name], want[name], err_msg=name)
-    assert _rows(run) == _rows(ref_run)
+    assert rows(run) == rows(ref_run)
 
 
 def test_divergence_stops_with_exit_3_and_keeps_the_last_good_checkpoint(tiny_config):
@@ -123,29 +92,10 @@ def test_monitor_on_training_loss_without_validation(tiny_config):
     assert result.summary["final"]["val_acc"] is None
 
 
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def _start(config: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "conv1d_cli", "train", str(config), "--quiet", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
-
-
 def test_sigint_saves_last_and_prints_the_resume_command(tiny_config):
-    proc = _start(tiny_config, "--set", "train.epochs=200", "--set", "data.limit=1000")
+    proc = start(tiny_config, "--set", "train.epochs=200", "--set", "data.limit=1000")
     run = tiny_config.parent / "runs" / "tiny"
-    assert _wait_for(lambda: (run / "checkpoints" / "last.safetensors").exists(), 60)
+    wait_while_running(proc, lambda: (run / "checkpoints" / "last.safetensors").exists(), 60)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -154,22 +104,41 @@ def test_sigint_saves_last_and_prints_the_resume_command(tiny_config):
 
 
 def test_sigkill_at_random_moments_leaves_a_loadable_checkpoint(tiny_config):
+    """Three runs at once (their imports overlap), each killed at a random moment after its
+    training started; whatever each left behind loads and resumes to the end."""
     rng = random.Random(1234)
-    for attempt in range(3):
-        name = f"killed{attempt}"
-        proc = _start(tiny_config, "--name", name, "--set", "train.epochs=4")
-        run = tiny_config.parent / "runs" / name
-        _wait_for(lambda run=run: (run / "metrics.csv").exists(), 60)
-        time.sleep(rng.uniform(0.0, 0.6))
-        proc.kill()
-        proc.communicate(timeout=60)
+    runs_dir = tiny_config.parent / "runs"
+    names = [f"killed{attempt}" for attempt in range(3)]
+    delays = {name: rng.uniform(0.0, 0.6) for name in names}
+    epochs4 = ("--set", "train.epochs=4")
+    pending = {name: start(tiny_config, "--name", name, *epochs4) for name in names}
+    started: dict[str, float] = {}
+    deadline = time.monotonic() + 60
+    while pending:
+        now = time.monotonic()
+        for name, proc in list(pending.items()):
+            if name not in started and (runs_dir / name / "metrics.csv").exists():
+                started[name] = now
+            if name in started and now >= started[name] + delays[name]:
+                proc.kill()
+                proc.communicate(timeout=60)
+                del pending[name]
+            elif proc.poll() is not None and name not in started:
+                raise AssertionError(f"{name} ended before training: {proc.communicate()[1]}")
+        if now > deadline:
+            for proc in pending.values():
+                proc.kill()
+                proc.communicate(timeout=60)
+            raise AssertionError(f"{sorted(pending)} never started training")
+        time.sleep(0.01)
+    for name in names:
+        run = runs_dir / name
         last = run / "checkpoints" / "last.safetensors"
         if not last.exists():  # killed before the first epoch ended: nothing to resume
             continue
         epoch = load_checkpoint(last).meta["epoch"]
         assert 1 <= epoch <= 4
-        leftovers = [p.name for p in (run / "checkpoints").iterdir() if p.suffix == ".tmp"]
-        del leftovers  # a temp file may remain after SIGKILL; it never replaces a checkpoint
+        # a temp file may remain after SIGKILL; it never replaces a checkpoint
         resumed = setup_training(None, resume=run)
         if isinstance(resumed, FinishedRun):
             continue
