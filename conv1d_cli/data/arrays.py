@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from conv1d_cli.data.cache import open_npz
-from conv1d_cli.data.dataset import RawData
+from conv1d_cli.data.dataset import RawData, TestSource
 from conv1d_cli.errors import DataError
 
 
@@ -57,6 +57,9 @@ def read_mnist_npz(path: Path, title: str, class_names: tuple[str, ...]) -> RawD
         class_names=class_names,
         image_shape=(int(height), int(width)),
         value_range=255.0 if arrays["x_train"].dtype == np.uint8 else None,
+        test_source=TestSource(
+            "arrays", f"test split from x_test/y_test of {path.name}", str(path)
+        ),
     )
 
 
@@ -81,7 +84,11 @@ def read_signals_npz(path: Path) -> RawData:
         raise DataError(
             f"{path}: x_test samples {parts[2].shape[1:]} differ from x {parts[0].shape[1:]}"
         )
-    return RawData(*parts, origin=str(path))
+    if parts[2] is not None:
+        source = TestSource("arrays", f"test split from x_test/y_test of {path.name}", str(path))
+    else:
+        source = TestSource("held out", f"no x_test/y_test in {path.name}", pool="the file")
+    return RawData(*parts, origin=str(path), test_source=source)
 
 
 def read_signals_csv(path: Path, label_column: str) -> RawData:
@@ -115,4 +122,7 @@ def read_signals_csv(path: Path, label_column: str) -> RawData:
     y = np.array(labels)
     with contextlib.suppress(ValueError):
         y = y.astype(np.int64)  # all-integer labels are numbers, else they stay names
-    return RawData(np.array(values, dtype=np.float32), y, None, None, origin=str(path))
+    source = TestSource("held out", f"{path.name} is one CSV file (no test split)", pool="it")
+    return RawData(
+        np.array(values, dtype=np.float32), y, None, None, origin=str(path), test_source=source
+    )

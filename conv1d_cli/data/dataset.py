@@ -11,6 +11,24 @@ from typing import Any
 import numpy as np
 
 
+@dataclass(frozen=True)
+class TestSource:
+    """Where a reader's test split comes from (or why it has none), for the data line and
+    ``summary.json``'s ``test_split``.
+
+    ``source``: "file" (an archive's ``_TEST`` file, IDX t10k files), "arrays" (``x_test`` in
+    the same file), "official" (a built-in data set's own split) or "held out" (none: prepare
+    holds ``data.test_split`` of ``pool`` out). ``text``: "test split from X_TEST.ts", or for
+    "held out" the reason, e.g. "no X_TEST.ts beside X_TRAIN.ts".
+    """
+
+    source: str
+    text: str
+    path: str | None = None
+    pool: str = "the data"  # what a held-out split is taken from: "the training file"
+    unit: str = "samples"  # "series" for archive files
+
+
 @dataclass
 class RawData:
     """One source's samples before labels, view, splits and normalization are applied.
@@ -27,7 +45,17 @@ class RawData:
     class_names: tuple[str, ...] | None = None  # fixed classes (label i is class i); None: free
     image_shape: tuple[int, int] | None = None  # (H, W) for images: shifts are then 2-D
     value_range: float | None = None  # the largest possible raw value (255 for 8-bit images)
-    notes: tuple[str, ...] = ()  # what the reader did, for the data line (padding, test file)
+    notes: tuple[str, ...] = ()  # what the reader did, for the data line (padding)
+    test_source: TestSource | None = None  # None: "official" if x_test is given, else "held out"
+    padded_from: tuple[int, int] | None = None  # (shortest, longest) when series were padded
+
+    def test_origin(self) -> TestSource:
+        """``test_source``, or the generic one for a reader that does not say."""
+        if self.test_source is not None:
+            return self.test_source
+        if self.x_test is not None:
+            return TestSource("official", f"the official test split of {self.origin}")
+        return TestSource("held out", f"{self.origin} has no test split")
 
     @property
     def sample_shape(self) -> tuple[int, int]:
@@ -56,6 +84,10 @@ class Dataset:
     noise: float = 0.0  # augmentation: Gaussian noise standard deviation
     amplitude: float = 0.0  # augmentation: each sample and channel times a factor ~ N(1, amplitude)
     fill: np.ndarray = field(default_factory=lambda: np.zeros(1, np.float32))  # (C,) pad value
+    # Where the test split came from: {"source": "file", "path", "n"} or {"source": "held out",
+    # "fraction", "n", "reason"} (see TestSource); saved in summary.json and the checkpoint.
+    test_split: dict[str, Any] = field(default_factory=dict)
+    padded: bool = False  # the series had unequal lengths and were padded (predict may pad)
 
     @property
     def sample_shape(self) -> tuple[int, int]:

@@ -6,13 +6,14 @@ names and normalization statistics so a checkpoint sees its data exactly as it w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
 from conv1d_cli.config import DataConfig
-from conv1d_cli.data.dataset import Dataset, RawData
+from conv1d_cli.data.dataset import Dataset, RawData, TestSource
 from conv1d_cli.data.missing import FILL_HINT, fill_missing
 from conv1d_cli.data.normalization import apply_normalization, fit_normalization, raw_zero
 from conv1d_cli.errors import DataError
@@ -49,8 +50,11 @@ def prepare(
     x_pool = _viewed(x_pool, channels, length, raw)
     x_test = None if x_test is None else _viewed(x_test, channels, length, raw)
 
-    if x_test is None:  # no official test split: hold one out, stratified and seeded
+    origin = raw.test_origin()
+    held_out = x_test is None
+    if held_out:  # no official test split: hold one out, stratified and seeded
         x_pool, x_test, y_pool, y_test = _split(x_pool, y_pool, cfg.test_split, seed, "test", names)
+    test_split, test_text = _test_split(origin, held_out, cfg.test_split, len(y_test))
     x_val, y_val = x_pool[:0], y_pool[:0]
     if cfg.val_split > 0 and len(x_pool):
         x_pool, x_val, y_pool, y_val = _split(x_pool, y_pool, cfg.val_split, seed, "val", names)
@@ -69,7 +73,7 @@ def prepare(
     )
     _check_channels(stats, channels, raw)
     normalized = [apply_normalization(x, stats) for x in (x_pool, x_val, x_test)]
-    notes = "".join(f"; {note}" for note in raw.notes)
+    notes = "".join(f"; {note}" for note in (*raw.notes, test_text))
     return Dataset(
         x_train=normalized[0],
         y_train=y_pool,
@@ -89,7 +93,37 @@ def prepare(
         noise=cfg.noise,
         amplitude=cfg.amplitude,
         fill=raw_zero(stats),
+        test_split=test_split,
+        padded=raw.padded_from is not None,
     )
+
+
+def _test_split(
+    origin: TestSource, held_out: bool, fraction: float, n: int
+) -> tuple[dict[str, Any], str]:
+    """(summary.json's ``test_split``, the data line's words) for a test split of n samples."""
+    if not held_out:
+        where = {"path": origin.path} if origin.path is not None else {}
+        return {"source": origin.source, **where, "n": n}, origin.text
+    text = f"{origin.text}: held out {fraction * 100:g}% of {origin.pool} ({n} {origin.unit})"
+    split = {"source": "held out", "fraction": fraction, "n": n, "reason": origin.text}
+    return split, text
+
+
+def some(values: Sequence[Any], shown: int = 5) -> str:
+    """'a', 'b', 'c' (all of them), or the first ``shown`` and "and N more"."""
+    words = ", ".join(repr(v) for v in values[:shown])
+    return words + (f" and {len(values) - shown} more" if len(values) > shown else "")
+
+
+def unknown_labels(y: np.ndarray, names: Sequence[str], fixed: bool) -> list[Any]:
+    """The distinct labels of y (sorted) that are not classes ``names``, by the rule training
+    applies: with ``fixed`` classes integer labels are indices 0..K-1, else labels are names."""
+    values = np.unique(np.asarray(y)).tolist()
+    if fixed and np.asarray(y).dtype.kind in "iu":
+        return [v for v in values if not 0 <= v < len(names)]
+    known = {str(name) for name in names}
+    return [v for v in values if str(v) not in known]
 
 
 def _filled(x: np.ndarray, method: str) -> np.ndarray:
@@ -130,25 +164,24 @@ def _class_names(
 
 
 def _label_indices(y: np.ndarray, names: list[str], raw: RawData) -> np.ndarray:
-    """Labels as int64 class indices; a label the classes do not know is an error."""
-    if raw.class_names is not None and y.dtype.kind in "iu":
-        # Fixed classes: the label is the index (MNIST digit 7 is class 7).
-        if len(y) and (y.min() < 0 or y.max() >= len(names)):
-            bad = int(y[(y < 0) | (y >= len(names))][0])
+    """Labels as int64 class indices; labels the classes do not know are an error naming them."""
+    fixed = raw.class_names is not None and y.dtype.kind in "iu"
+    unknown = unknown_labels(y, names, fixed)
+    if unknown:
+        these = f"label {unknown[0]!r} is" if len(unknown) == 1 else f"labels {some(unknown)} are"
+        if fixed:  # fixed classes: the label is the index (MNIST digit 7 is class 7)
             raise DataError(
-                f"{raw.origin}: label {bad} is out of range; labels must be 0..{len(names) - 1}"
+                f"{raw.origin}: {these} out of range; labels must be 0..{len(names) - 1}"
             )
+        among = "one of" if len(unknown) == 1 else "among"
+        raise DataError(
+            f"{raw.origin}: {these} not {among} the trained classes ({', '.join(names)})"
+        )
+    if fixed:
         return y.astype(np.int64)
     lookup = {name: i for i, name in enumerate(names)}
     values, inverse = np.unique(y, return_inverse=True)
-    indices = np.empty(len(values), dtype=np.int64)
-    for i, value in enumerate(values.tolist()):  # a loop over distinct labels, not samples
-        if str(value) not in lookup:
-            raise DataError(
-                f"{raw.origin}: label {value!r} is not one of the trained classes "
-                f"({', '.join(names)})"
-            )
-        indices[i] = lookup[str(value)]
+    indices = np.array([lookup[str(v)] for v in values.tolist()], dtype=np.int64)
     return indices[inverse.reshape(-1)]
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from conv1d_cli.data.dataset import RawData
+from conv1d_cli.data.dataset import RawData, TestSource
 from conv1d_cli.data.missing import FILL_HINT, fill_missing
 from conv1d_cli.errors import DataError
 
@@ -229,15 +229,33 @@ def _label_text(label: str) -> str:
     return str(int(value)) if value.is_integer() else label
 
 
-def find_test_file(path: Path) -> Path | None:
-    """``FOO_TRAIN.ts`` -> ``FOO_TEST.ts`` when that file exists (same for .tsv), else None."""
+def test_file_name(path: Path) -> Path | None:
+    """``FOO_TRAIN.ts`` -> ``FOO_TEST.ts`` (same for .tsv, ``_train``), whether it exists or not;
+    None when ``path`` is not named like a training file."""
     stem = path.stem
     for train, test in (("_TRAIN", "_TEST"), ("_train", "_test")):
         if stem.endswith(train):
-            candidate = path.with_name(stem[: -len(train)] + test + path.suffix)
-            if candidate.is_file():
-                return candidate
+            return path.with_name(stem[: -len(train)] + test + path.suffix)
     return None
+
+
+def find_test_file(path: Path) -> Path | None:
+    """``FOO_TRAIN.ts`` -> ``FOO_TEST.ts`` when that file exists (same for .tsv), else None."""
+    candidate = test_file_name(path)
+    return candidate if candidate is not None and candidate.is_file() else None
+
+
+def _test_source(path: Path, test_path: Path | None) -> TestSource:
+    """Where the test split comes from: the ``_TEST`` file, or why there is none."""
+    if test_path is not None:
+        return TestSource("file", f"test split from {test_path.name}", str(test_path))
+    twin = test_file_name(path)
+    reason = (
+        f"no {twin.name} beside {path.name}"
+        if twin is not None
+        else f"{path.name} is not named *_TRAIN{path.suffix}, so no _TEST file is looked for"
+    )
+    return TestSource("held out", reason, pool="the training file", unit="series")
 
 
 def read_archive(path: Path, missing: str = "error", *, tsv: bool = False) -> RawData:
@@ -260,8 +278,6 @@ def read_archive(path: Path, missing: str = "error", *, tsv: bool = False) -> Ra
     lengths = [x.shape[1] for part in parts for x in part.x]
     longest = max(lengths)
     notes = []
-    if test_path is not None:
-        notes.append(f"test split from {test_path.name}")
     if min(lengths) != longest:
         notes.append(
             f"lengths {min(lengths)}..{longest} padded at the end to {longest} "
@@ -280,6 +296,8 @@ def read_archive(path: Path, missing: str = "error", *, tsv: bool = False) -> Ra
         origin=str(path),
         class_names=names,
         notes=tuple(notes),
+        test_source=_test_source(path, test_path),
+        padded_from=(min(lengths), longest) if min(lengths) != longest else None,
     )
 
 

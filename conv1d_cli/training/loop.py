@@ -350,6 +350,9 @@ class Trainer:
                 "normalization": self.data.normalization,
                 "sample_shape": list(self.data.sample_shape),
                 "description": self.data.description,
+                # predict pads shorter series only for a run trained on padded ones (issue 22)
+                "padded": self.data.padded,
+                "test_split": self.data.test_split,
             },
         }
         extra = {"order": state.order} if state.order is not None else {}
@@ -378,6 +381,7 @@ class Trainer:
             "wall_seconds": round(state.wall_seconds, 3),
             "started": self._started,
             "data": self.data.description,
+            "test_split": self.data.test_split,
             "versions": versions(),
         }
         if extra:
