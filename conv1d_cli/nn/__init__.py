@@ -2,6 +2,15 @@
 (batch, features). Layers compute exact gradients summed over the batch; the loss averages.
 Activations may be stored channel-major (see functional.py); layers accept any strides.
 
+- ``layers``: the ``Layer`` interface, Dense, the activations, Flatten, Dropout.
+- ``conv``: Conv1d, the course's SimpleConv1d, max/average/global-average pooling.
+- ``batchnorm``: BatchNorm1d; ``blocks``: Residual and Parallel (layer lists; they nest).
+- ``model``: ``Sequential`` and its qualified parameter names; ``losses``: softmax
+  cross-entropy.
+- ``functional``: strided windows and the convolution's arithmetic; ``padding``: output sizes
+  and every padding rule; ``blas``: ``out += a @ b`` through NumPy's own OpenBLAS (ctypes).
+- ``init``: weight initializers.
+
 The engine runs in one process and one thread of its own (BLAS may use more); it starts no
 processes or threads and shares no memory. Data-parallel training (``conv1d_cli/parallel/``)
 drives it through these extension points only:
