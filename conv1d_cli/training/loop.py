@@ -174,9 +174,11 @@ class Trainer:
                     break
                 if self.stop_signal is not None and self.state.epoch < epochs:
                     self._interrupt()
-        if self.state.status == RunStatus.RUNNING:
-            self.state.status = RunStatus.COMPLETED
-        return self._finish()
+            if self.state.status == RunStatus.RUNNING:
+                self.state.status = RunStatus.COMPLETED
+            # Still under the handlers: a stop asked for once the last epoch is done (a sweep's
+            # late prune) must not kill the run between its summary and its curves.
+            return self._finish()
 
     def _train_epoch(self) -> dict[str, float]:
         state = self.state
