@@ -83,7 +83,12 @@ def train(
     ] = None,
     set_: SetOption = None,
     name: Annotated[
-        str | None, typer.Option("--name", help="Run name (default: the config's name).")
+        str | None,
+        typer.Option(
+            "--name",
+            help="Run name (default: the config's name, plus the data file's stem when data.path "
+            "is a file: resnet1d-GunPoint).",
+        ),
     ] = None,
     runs_dir: Annotated[
         str | None, typer.Option("--runs-dir", help="Folder for run directories (default: runs).")
@@ -106,7 +111,7 @@ def train(
     from conv1d_cli.build.summary import summarize
     from conv1d_cli.config import config_to_yaml, resolve_config
     from conv1d_cli.training import setup as training
-    from conv1d_cli.training.progress import make_reporter, summary_table
+    from conv1d_cli.training.progress import make_reporter
 
     overrides = set_ or []
     err = stderr()
@@ -127,16 +132,31 @@ def train(
             else:
                 err.print(setup.message, markup=False)
             return
+        model_table = _write_model_table(summarize(setup.trainer.model, setup.data), setup)
         if not (quiet or json_output):
-            err.print(setup.data.description, markup=False)
-            summary = summarize(setup.trainer.model, setup.data)
-            err.print(summary_table(summary, title=f"model ({summary.total_params:,} parameters)"))
+            err.print(setup.data.description, markup=False, soft_wrap=True)
+            err.print(model_table, markup=False, highlight=False, soft_wrap=True)
             err.print(f"run directory: {setup.trainer.run_dir}", markup=False)
         try:
             result = training.run_training(setup)
         finally:
             reporter.close()
         _print_training_result(result, json_output)
+
+
+def _write_model_table(summary: Any, setup: Any) -> Any:
+    """Write the per-layer table to the run's model.txt; return what stderr shows of it.
+
+    On a terminal the table itself; in a log (stderr not a terminal) one line: a deep network's
+    table wrapped to the log's 80 columns was hundreds of lines (``conv1d summary`` has it all).
+    """
+    from conv1d_cli.rundir.atomic import atomic_write_text
+    from conv1d_cli.training.progress import short_summary, summary_table, table_text
+
+    table = summary_table(summary, title=f"model ({summary.total_params:,} parameters)")
+    path = setup.trainer.run_dir / "model.txt"
+    atomic_write_text(path, f"data: {setup.data.description}\n{table_text(table)}")
+    return table if stderr().is_terminal else short_summary(summary, str(path))
 
 
 def _print_training_result(result: Any, json_output: bool) -> None:

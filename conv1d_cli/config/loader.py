@@ -310,10 +310,12 @@ def resolve_config(
     name: str | None = None,
     runs_dir: str | None = None,
 ) -> Config:
-    """Load and validate the config; apply --name/--runs-dir; default the name to the file stem."""
+    """Load and validate the config; apply --name/--runs-dir; name the run (``run_name``)."""
     cfg = load_config(config_path, overrides)
     update: dict[str, Any] = {}
-    run_name = name or cfg.name or Path(config_path).stem
+    named = any(_parse_override(text)[0] == ["name"] for text in overrides)  # --set name=...
+    run_name = name or (cfg.name if named else None)
+    run_name = run_name or run_name_for(cfg.name or Path(config_path).stem, cfg.data.path)
     if not RUN_NAME.fullmatch(run_name):
         raise ConfigError(
             f"name {run_name!r}: a run name may hold letters, digits, '.', '_' and '-' and "
@@ -323,3 +325,23 @@ def resolve_config(
     if runs_dir is not None:
         update["output"] = cfg.output.model_copy(update={"runs_dir": runs_dir})
     return cfg.model_copy(update=update)
+
+
+def run_name_for(config_name: str, data_path: str | None) -> str:
+    """The default run name: the config's name, plus the data file's stem when data.path is a
+    file (``resnet1d`` on ``GunPoint_TRAIN.ts`` -> ``resnet1d-GunPoint``).
+
+    The archive's ``_TRAIN`` is dropped: the run reads the ``_TEST`` file beside it too, so it
+    ran on the problem (GunPoint), not on one of its halves. A folder (IDX files), no path, or a
+    stem equal to the config's name (signals.yaml on signals.npz) adds nothing.
+    """
+    if not data_path:
+        return config_name
+    path = Path(data_path)
+    if path.suffix.lower() not in DATA_KINDS_BY_SUFFIX and not path.is_file():
+        return config_name
+    stem = re.sub(r"_(TRAIN|train)$", "", path.stem)
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-._")  # it becomes part of a folder name
+    if not stem or stem.lower() == config_name.lower():
+        return config_name
+    return f"{config_name}-{stem}"

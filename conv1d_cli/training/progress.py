@@ -204,3 +204,31 @@ def summary_table(summary: Any, title: str = "model") -> Table:
 
 def _shape(shape: Any) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def table_text(table: Table) -> str:
+    """A rich table as plain text at its natural width (no colours, no trailing blanks), for
+    files such as the run's ``model.txt``."""
+    import io
+
+    width = Console(file=io.StringIO(), width=1000).measure(table).maximum
+    buffer = io.StringIO()
+    Console(file=buffer, width=max(40, width), color_system=None, highlight=False).print(table)
+    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+
+
+def short_summary(summary: Any, whole: str) -> str:
+    """The model in two lines for logs (stderr not a terminal); ``whole``: where the table is.
+
+    ``summary`` is a ``build.summary.ModelSummary``: rows of every layer (``depth`` > 0 inside
+    blocks), totals per sample, the input shape (channels, length).
+    """
+    top = sum(1 for row in summary.rows if getattr(row, "depth", 0) == 0)
+    inner = len(summary.rows) - top
+    layers = f"{top} layers" + (f" ({inner} inside blocks)" if inner else "")
+    return (
+        f"model: {layers}, input {_shape(summary.input_shape)}, "
+        f"{summary.total_params:,} parameters, "
+        f"{summary.total_macs:,} multiply-accumulates per sample\n"
+        f"  the whole table: {whole}"
+    )
