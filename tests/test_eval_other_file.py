@@ -70,7 +70,7 @@ def test_eval_on_the_same_data_as_tsv_needs_no_dataset_override(tmp_path):
     first, second = json.loads(on_ts.stdout), json.loads(on_tsv.stdout)
     assert second["n"] == first["n"] == 30
     assert second["accuracy"] == first["accuracy"]
-    assert second["loss"] == pytest.approx(first["loss"], rel=1e-6)
+    assert second["loss"] == pytest.approx(first["loss"], rel=1e-5)  # float32 rounding
     # an explicit kind still wins: a .tsv file read as .ts is the reader's error, one line
     wrong = _eval(run, f"data.path={tsv}", "data.dataset=ts")
     assert wrong.exit_code == 2, wrong.output

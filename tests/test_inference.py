@@ -43,8 +43,10 @@ def test_predict_proba_and_predict(run):
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
     np.testing.assert_array_equal(model.predict(x_test), model.classes_[proba.argmax(axis=1)])
     assert np.mean(model.predict(x_test) == y_test) > 0.6  # it learned something
-    # Batch size does not change the numbers.
-    np.testing.assert_allclose(model.predict_proba(x_test, batch_size=7), proba, atol=1e-6)
+    # Batch size does not change the numbers beyond float32 rounding (BLAS blocks by batch).
+    np.testing.assert_allclose(
+        model.predict_proba(x_test, batch_size=7), proba, rtol=1e-5, atol=1e-6
+    )
 
 
 def test_eval_and_predict_agree(run):

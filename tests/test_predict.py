@@ -47,7 +47,7 @@ def test_csv_rows_match_the_python_api_and_report_accuracy(run, tmp_path):
     assert [int(r["index"]) for r in rows] == list(range(60))
     assert [r["label"] for r in rows] == list(model.predict(x))
     got = np.array([[float(r[f"prob_{c}"]) for c in model.classes_] for r in rows])
-    np.testing.assert_allclose(got, proba, atol=1e-6)
+    np.testing.assert_allclose(got, proba, rtol=1e-5, atol=1e-6)  # 7 digits, float32 batches
     accuracy = np.mean(model.predict(x) == y)
     assert f"accuracy {accuracy:.4f} (n=60" in err
 
