@@ -51,10 +51,11 @@ class MemoryEstimate:
     training: bool
     biggest: LayerInfo | None
     biggest_bytes: int
+    stored: int = 0  # a checkpoint's tensors, read into memory while the network is built
 
     @property
     def total(self) -> int:
-        return self.params + self.grads + self.optimizer + self.activations
+        return self.params + self.grads + self.optimizer + self.activations + self.stored
 
 
 def estimate(
@@ -149,6 +150,7 @@ def check_estimate(need: MemoryEstimate, what: str, available: tuple[int, str] |
             ("parameters", need.params),
             ("gradients", need.grads),
             ("optimizer state", need.optimizer),
+            ("the checkpoint's tensors", need.stored),
         )
         if size
     ]
@@ -165,6 +167,8 @@ def check_estimate(need: MemoryEstimate, what: str, available: tuple[int, str] |
     fix = f"lower {batch_key} or make the network smaller"
     if need.total - need.activations > have:  # the weights alone do not fit: no batch will
         fix = "make the network smaller"
+    if need.stored:  # a checkpoint's network: nothing for the user to change but the machine
+        fix = "load it on a machine with more memory (or the file is corrupt)"
     raise NotEnoughMemory(
         f"not enough memory for {what}: needs about {_size(need.total)} "
         f"({', '.join(parts)}) but {_size(have)} is available ({source}){biggest}; {fix}"

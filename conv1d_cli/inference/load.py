@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from conv1d_cli.errors import CheckpointError, DataError
+from conv1d_cli.errors import DataError
 
 # Largest single activation (one layer's output for one batch) inference lets a batch reach; a
 # long sequence gets a smaller batch instead of gigabytes of activations.
@@ -186,24 +186,29 @@ def label_indices(labels: np.ndarray, class_names: Sequence[str], origin: str) -
 
 
 def load_model(target: str | Path, which: str = "best") -> LoadedModel:
-    """A run directory (its ``best`` checkpoint) or a checkpoint file -> a LoadedModel."""
+    """A run directory (its ``best`` checkpoint) or a checkpoint file -> a LoadedModel.
+
+    The file is checked before anything is built (``build/checkpoint_check.py``): its config
+    against its tensors' shapes, then the memory for loading it.
+    """
+    from conv1d_cli.build.checkpoint_check import check_checkpoint
     from conv1d_cli.build.objects import build_model
-    from conv1d_cli.config import load_config_dict
     from conv1d_cli.rundir.checkpoints import load_checkpoint, load_weights, resolve_checkpoint
 
     path = resolve_checkpoint(Path(target), which)
-    checkpoint = load_checkpoint(path)
-    try:
-        stored = checkpoint.meta["data"]
-        cfg = load_config_dict(checkpoint.meta["config"], str(path))
-        shape = (int(stored["sample_shape"][0]), int(stored["sample_shape"][1]))
-        names = tuple(str(name) for name in stored["class_names"])
-        normalization = dict(stored["normalization"])
-    except (KeyError, TypeError, IndexError) as exc:
-        raise CheckpointError(f"{path}: checkpoint metadata lacks {exc}") from None
+    checked = check_checkpoint(path)
+    checkpoint = load_checkpoint(path, checked.header)
+    cfg, shape, names = checked.config, checked.sample_shape, checked.class_names
     rng = np.random.default_rng(cfg.seed)
     model = build_model(cfg.model, shape, len(names), rng, cfg.train.dtype)
     load_weights(model, checkpoint)
     return LoadedModel(
-        model, cfg, names, shape, normalization, path, checkpoint.meta.get("epoch"), checkpoint.meta
+        model,
+        cfg,
+        names,
+        shape,
+        checked.normalization,
+        path,
+        checkpoint.meta.get("epoch"),
+        checkpoint.meta,
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from conv1d_cli.build.checkpoint_check import check_checkpoint
 from conv1d_cli.build.memory import preflight_config
 from conv1d_cli.build.objects import build_loss, build_model, build_optimizer
 from conv1d_cli.config import (
@@ -149,7 +150,8 @@ def _resume_locked(
     run_dir: Path,
     reporter: Reporter | None,
 ) -> TrainingSetup | FinishedRun:
-    checkpoint = load_checkpoint(checkpoint_path)
+    # Checked before anything is built from it: config vs tensor shapes, memory to load it.
+    checkpoint = load_checkpoint(checkpoint_path, check_checkpoint(checkpoint_path).header)
     stored = load_config_dict(checkpoint.meta["config"], source=str(checkpoint_path))
     if config_path is not None:
         given = resolve_config(config_path, overrides, name=stored.name)
