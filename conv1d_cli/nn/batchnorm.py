@@ -11,10 +11,10 @@ previous version made 6 and 6 passes on (N, C, L) strides, 2-3x PyTorch's time a
 The training statistics are PyTorch's: biased variance to normalize, unbiased variance into
 ``running_var``, momentum on the running statistics.
 
-Data-parallel training (dataparallel.py) splits each batch between processes; ``allreduce``,
-when set, sums per-channel totals over all of them (float64, the same order in every process),
-so the statistics and the input gradient are those of the whole batch. ``grads`` keep this
-process's share: DataParallel adds the shares once.
+Data-parallel training (parallel/dataparallel.py) splits each batch between processes;
+``allreduce``, when set, sums per-channel totals over all of them (float64, the same order in
+every process), so the statistics and the input gradient are those of the whole batch. ``grads``
+keep this process's share: DataParallel adds the shares once.
 """
 
 from __future__ import annotations
