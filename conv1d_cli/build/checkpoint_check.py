@@ -62,7 +62,8 @@ def check_checkpoint(path: Path) -> CheckedCheckpoint:
             f"{path}: its network outputs {top[-1].output_shape} per sample but it names "
             f"{len(names)} classes"
         )
-    need = estimate(shapes.rows, shape, 1, False, np.dtype(dtype).itemsize)
+    itemsize = np.dtype(dtype).itemsize
+    need = estimate(shapes.rows, shape, 1, False, itemsize, workspace=shapes.workspace)
     check_estimate(replace(need, stored=header.data_bytes), f"loading {path}", available)
     return CheckedCheckpoint(header, cfg, shape, names, normalization)
 

@@ -65,8 +65,12 @@ def estimate(
     training: bool,
     itemsize: int = 4,
     optimizer_buffers: int = 0,
+    workspace: int = 0,
 ) -> MemoryEstimate:
     """Peak bytes of a model given its per-layer rows (output shape and parameters per sample).
+
+    ``workspace``: values per sample of the largest padded input a conv makes (``shapes``);
+    the activations are at least that (a dilated 'same' conv pads far more than it outputs).
 
     Rows are ``Sequential.summary``'s: a block's row (its totals) is followed by its children's,
     one level deeper; parameters are counted once (the outermost rows), activations for every
@@ -79,6 +83,7 @@ def estimate(
         activations = (sum(sizes) + max(sizes)) * batch_size * itemsize
     else:
         activations = (sizes[0] + sum(sorted(sizes[1:])[-2:])) * batch_size * itemsize
+    activations = max(activations, workspace * batch_size * itemsize)
     biggest, biggest_bytes = None, 0
     for row in _leaves(rows):
         # A layer's own bytes: its weights (and gradients in training) plus its batch output.
@@ -211,16 +216,18 @@ def preflight_config(
 
     Returns None (and checks nothing) when the shapes do not fit: the builder reports that.
     """
-    from conv1d_cli.build.shapes import config_rows
+    from conv1d_cli.build.shapes import network_shapes
 
     available = available_memory()
     budget = math.inf if available is None else available[0]
-    rows = config_rows(model_cfg, tuple(input_shape), dtype, n_classes, budget)
-    if rows is None:
+    found = network_shapes(model_cfg, tuple(input_shape), dtype, n_classes, budget)
+    if found.error is not None:
         return None
+    itemsize = np.dtype(dtype).itemsize
     need = estimate(
-        rows, tuple(input_shape), batch_size, training, np.dtype(dtype).itemsize, optimizer_buffers
-    )
+        found.rows, tuple(input_shape), batch_size, training, itemsize, optimizer_buffers,
+        found.workspace,
+    )  # fmt: skip
     check_estimate(need, what or ("training" if training else "evaluation"), available)
     return need
 

@@ -13,7 +13,7 @@ big to build ends the pass: its children's rows already exceed the memory, which
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -44,6 +44,7 @@ class NetworkShapes:
     tensors: dict[str, Shape] = field(default_factory=dict)
     complete: bool = True
     error: str | None = None
+    workspace: int = 0  # values per sample of the largest padded input a conv makes
 
 
 def config_rows(
@@ -98,11 +99,15 @@ def network_shapes(
     try:
         rows, _ = pass_.sequence(specs, tuple(int(d) for d in input_shape), "", 0)
     except _TooBigToBuild as stop:
-        return NetworkShapes(stop.rows, pass_.tensors, complete=False)
+        # The stopped block (maybe inside others) counts as one of the network's own layers,
+        # after those sized before it: its parameters are then counted once, as a layer's.
+        shift = stop.rows[0].depth
+        rows = [*pass_.done, *(replace(row, depth=row.depth - shift) for row in stop.rows)]
+        return NetworkShapes(rows, pass_.tensors, False, None, pass_.workspace)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         where = _config_key(pass_.path)
-        return NetworkShapes(pass_.rows_so_far, pass_.tensors, False, f"{where}: {exc}")
-    return NetworkShapes(rows, pass_.tensors)
+        return NetworkShapes(pass_.done, pass_.tensors, False, f"{where}: {exc}")
+    return NetworkShapes(rows, pass_.tensors, workspace=pass_.workspace)
 
 
 def _config_key(path: str) -> str:
@@ -114,9 +119,10 @@ def _config_key(path: str) -> str:
 class _ShapePass:
     def __init__(self, ctx: Any, itemsize: int, budget_bytes: float) -> None:
         self.ctx, self.itemsize, self.budget = ctx, itemsize, budget_bytes
-        self.rows_so_far: list[LayerInfo] = []
+        self.done: list[LayerInfo] = []  # the rows of the network's layers sized so far
         self.tensors: dict[str, Shape] = {}
         self.path = ""  # the layer being sized, for the message when it does not fit
+        self.workspace = 0
 
     def sequence(
         self, specs: list[Any], shape: Shape, prefix: str, depth: int
@@ -125,7 +131,8 @@ class _ShapePass:
         for index, spec in enumerate(specs):
             new, shape = self.layer(index, spec, shape, f"{prefix}{index}", depth)
             rows += new
-            self.rows_so_far += new
+            if depth == 0:
+                self.done += new
         return rows, shape
 
     def layer(
@@ -134,7 +141,8 @@ class _ShapePass:
         self.path = path
         sized = SIZED.get(spec.type)
         if sized is not None:  # weights sized from the spec, never allocated
-            row, tensors = sized(spec, shape, index, path, depth)
+            row, tensors, workspace = sized(spec, shape, index, path, depth)
+            self.workspace = max(self.workspace, workspace)
             self.tensors.update({f"{path}.{name}": dims for name, dims in tensors.items()})
             return [row], row.output_shape
         if spec.children():
@@ -158,12 +166,13 @@ class _ShapePass:
             raise _TooBigToBuild([block, *children])
 
 
-Sized = tuple[LayerInfo, dict[str, Shape]]
+Sized = tuple[LayerInfo, dict[str, Shape], int]  # row, tensors, padded input values
 
 
 def _conv1d(spec: Any, shape: Shape, index: int, path: str, depth: int) -> Sized:
     """A conv's row and weights from the engine's own padding and length arithmetic (as
-    ``nn.Conv1d.output_shape``): a huge kernel or channel count allocates nothing."""
+    ``nn.Conv1d.output_shape``): a huge kernel or channel count allocates nothing. Its padded
+    input is a workspace of its own: 'same' padding of a huge dilation keeps the output short."""
     from conv1d_cli.nn import functional as fn
 
     if len(shape) != 2:
@@ -181,9 +190,8 @@ def _conv1d(spec: Any, shape: Shape, index: int, path: str, depth: int) -> Sized
     weights = spec.channels * in_channels * k
     n_params = weights + (spec.channels if spec.bias else 0)
     text = f"conv1d, {spec.channels:,} channels, kernel {k}"
-    return LayerInfo(
-        index, "Conv1d", out, n_params, out_length * weights, text, path, depth
-    ), tensors
+    row = LayerInfo(index, "Conv1d", out, n_params, out_length * weights, text, path, depth)
+    return row, tensors, in_channels * (length + left + right) if left or right else 0
 
 
 def _dense(spec: Any, shape: Shape, index: int, path: str, depth: int) -> Sized:
@@ -197,7 +205,7 @@ def _dense(spec: Any, shape: Shape, index: int, path: str, depth: int) -> Sized:
     macs = shape[0] * spec.units
     n_params = macs + (spec.units if spec.bias else 0)
     text = f"{spec.type}, {spec.units:,} units"
-    return LayerInfo(index, "Dense", (spec.units,), n_params, macs, text, path, depth), tensors
+    return LayerInfo(index, "Dense", (spec.units,), n_params, macs, text, path, depth), tensors, 0
 
 
 def _batchnorm1d(spec: Any, shape: Shape, index: int, path: str, depth: int) -> Sized:
@@ -208,7 +216,7 @@ def _batchnorm1d(spec: Any, shape: Shape, index: int, path: str, depth: int) -> 
     c = shape[0]
     names = ("gamma", "beta", "running_mean", "running_var")
     row = LayerInfo(index, "BatchNorm1d", shape, 2 * c, 0, f"BatchNorm1d({c})", path, depth)
-    return row, dict.fromkeys(names, (c,))
+    return row, dict.fromkeys(names, (c,)), 0
 
 
 # The kinds whose weights scale with their settings: sized here, never built by this pass.

@@ -230,7 +230,8 @@ class OutputConfig(StrictModel):
 
 class Config(StrictModel):
     name: str | None = None  # None: the config file's stem
-    seed: NonNegativeInt = 0
+    # scikit-learn's splits take 32-bit seeds: a larger one would fail after the data loads
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig
     loss: LossConfig = Field(default_factory=LossConfig)
