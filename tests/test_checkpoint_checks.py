@@ -221,6 +221,9 @@ def test_the_six_malformed_checkpoints_of_the_issue(checkpoint, mutate, fragment
         (lambda m: m["data"]["normalization"].update(method=3), "normalization {'method': 3"),
         (lambda m: m.pop("config"), "metadata lacks its 'config' object"),
         (lambda m: m["config"]["train"].update(dtype="int8"), "its stored config is invalid"),
+        (lambda m: m.update(config={**m["config"], "seed": HUGE}), "seed: got 1000000000000"),
+        # weights unchanged, but 'same' padding of a 10^12 dilation: a padded input of 2e12
+        (lambda m: m["config"]["model"]["layers"][0].update(dilation=HUGE), "not enough memory"),
     ],
 )
 def test_metadata_of_the_wrong_kind(checkpoint, edit, fragment):
