@@ -230,8 +230,7 @@ class OutputConfig(StrictModel):
 
 class Config(StrictModel):
     name: str | None = None  # None: the config file's stem
-    # scikit-learn's splits take 32-bit seeds: a larger one would fail after the data loads
-    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
+    seed: NonNegativeInt = 0
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig
     loss: LossConfig = Field(default_factory=LossConfig)
@@ -256,6 +255,17 @@ class Config(StrictModel):
                     default = field.get_default(call_default_factory=True)
                     data = {**data, name: {tag_key: getattr(default, tag_key), **section}}
         return data
+
+    @model_validator(mode="after")
+    def _seed_fits_32_bits(self) -> Config:
+        """scikit-learn's splits take 32-bit seeds: a larger one would fail after loading data."""
+        if self.seed >= 2**32:
+            raise PydanticCustomError(
+                "config_rule",
+                "{message}",
+                {"loc": ("seed",), "message": f"got {self.seed}, expected an integer < 2**32"},
+            )
+        return self
 
     @model_validator(mode="after")
     def _monitor_needs_validation(self) -> Config:
