@@ -18,7 +18,7 @@ from typing import Any
 
 from rich.console import Console
 
-from conv1d_cli.config import Config, config_to_yaml
+from conv1d_cli.config import Config, config_to_yaml, load_config
 from conv1d_cli.errors import ConfigError, Conv1dError, TrainingInterrupted
 from conv1d_cli.rundir.atomic import atomic_write_text
 from conv1d_cli.sweep.executors import TASK_LOST, Executor, LocalExecutor, TrialJob, cores
@@ -31,15 +31,13 @@ from conv1d_cli.sweep.sweepdir import (
     open_sweep_dir,
     read_json,
     read_metric_rows,
+    settle_status,
     write_outputs,
     write_state,
 )
 from conv1d_cli.training.stopsignals import on_stop_signals
 
 POLL_SECONDS = 0.1
-# conv1d train's exit codes after SIGINT/SIGTERM; before its handler is installed (still
-# starting up) the signal itself ends the process (returncode -2/-15): stopped all the same.
-STOPPED = (130, 143, -signal.SIGINT, -signal.SIGTERM)
 STOP_WAIT_SECONDS = 120  # a stopped trial finishes its current step and saves; never cut that off
 
 
@@ -61,6 +59,7 @@ class _Running:
     record: TrialRecord
     job: TrialJob
     handle: Any
+    epochs: int  # the trial's train.epochs: a trial at its last epoch is never pruned
     pruning: bool = False
     last_epoch: int = 0
 
@@ -213,7 +212,8 @@ class _Driver:
             stop_file=str(self.dir / ".stop" / record.name),
         )
         record.status, record.note = "running", ""
-        self.running[record.index] = _Running(record, job, self.executor.submit(job))
+        epochs = load_config(config).train.epochs
+        self.running[record.index] = _Running(record, job, self.executor.submit(job), epochs)
         self._save()
 
     def _poll(self) -> None:
@@ -237,7 +237,11 @@ class _Driver:
                 continue
             run.last_epoch = epoch
             run.record.epoch_metrics[epoch] = value
-            if self.search.report(run.record.index, epoch, value) and not run.pruning:
+            if run.pruning or epoch >= run.epochs:
+                continue  # decided already, or nothing left to prune: the trial is ending
+            if self.search.report(run.record.index, epoch, value):
+                # Only a request: the trial may finish its last epoch before it arrives (Dask
+                # polls a stop file). Its status is settled from its own files once it exits.
                 run.pruning = True
                 self.executor.stop(run.handle)
 
@@ -246,21 +250,21 @@ class _Driver:
         summary = read_json(run.job.run_dir / "summary.json")
         record.seconds = summary.get("wall_seconds")
         record.metric = self._metric(record, summary)
-        if code == 0:
-            record.status = "completed"
-        elif code in STOPPED:
-            record.status = "pruned" if run.pruning else "interrupted"
-            if run.pruning:  # its summary.json says interrupted: tell it apart from a Ctrl-C
-                record.note = mark_pruned(run.job.run_dir) or ""
-        elif code == 3:
-            record.status, record.note = "diverged", f"log: {run.job.log}"
+        record.status = settle_status(
+            code, summary.get("status"), record.epochs, run.epochs, run.pruning
+        )
+        if record.status == "pruned":  # its summary.json says interrupted: tell it from a Ctrl-C
+            record.note = mark_pruned(run.job.run_dir) or ""
+        elif record.status == "diverged":
+            record.note = f"log: {run.job.log}"
         elif code == TASK_LOST:  # the cluster gave up on the task (its workers kept dying):
             why = getattr(self.executor, "error", lambda h: None)(run.handle)
-            record.status = "interrupted"  # not the trial's fault; the next session resumes it
+            # not the trial's fault; the next session resumes it
             record.note = f"lost on the cluster ({why}); rerun the sweep to resume it"
-        else:
-            record.status = "failed"
+        elif record.status == "failed":
             record.note = f"exit {code}; log: {run.job.log}"
+        elif record.status == "interrupted" and run.pruning:
+            record.note = "stopped after its last epoch, before its summary; rerun to finish it"
         if record.status == "interrupted":
             self.held.add(record.index)
         else:

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import math
+import signal
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from conv1d_cli.errors import ConfigError, Conv1dError
 from conv1d_cli.rundir.atomic import atomic_write_text, write_json
 from conv1d_cli.rundir.lock import acquire_run_lock
 from conv1d_cli.rundir.status import RunStatus
+from conv1d_cli.sweep.executors import TASK_LOST
 from conv1d_cli.sweep.plan import Plan
 from conv1d_cli.sweep.report import (
     TrialRecord,
@@ -29,6 +31,35 @@ from conv1d_cli.sweep.report import (
     plot_metric,
     write_trials_csv,
 )
+
+# conv1d train's exit codes after SIGINT/SIGTERM; before its handler is installed (still
+# starting up) or after it is removed (exiting) the signal itself ends the process (-2/-15).
+STOPPED = (130, 143, -signal.SIGINT, -signal.SIGTERM)
+# What a run's summary says once it ran to its end: whatever stopped its process afterwards.
+RAN_TO_END = (RunStatus.COMPLETED, RunStatus.EARLY_STOPPED)
+
+
+def settle_status(
+    code: int, summary_status: str | None, epochs_done: int, epochs: int, pruning: bool
+) -> str:
+    """A finished trial's one status, from what the run itself says once its process is gone.
+
+    ``code`` is the process's exit code, ``summary_status`` its summary.json status,
+    ``epochs_done`` the epochs its metrics.csv holds, ``epochs`` its train.epochs, ``pruning``
+    whether the driver asked it to stop. A stop that reached the trial after its last epoch
+    changes nothing: the run is ``completed`` (its summary says so, its curves are drawn).
+    ``pruned`` is only a run the stop ended before its last epoch, its summary ``interrupted``.
+    """
+    if summary_status in RAN_TO_END or code == 0:
+        return "completed"
+    if code in STOPPED:
+        stopped_early = summary_status in (RunStatus.INTERRUPTED, RunStatus.PRUNED)
+        return "pruned" if pruning and stopped_early and epochs_done < epochs else "interrupted"
+    if code == 3:
+        return "diverged"
+    if code == TASK_LOST:
+        return "interrupted"
+    return "failed"
 
 
 def read_metric_rows(path: Path) -> list[dict[str, float]]:
