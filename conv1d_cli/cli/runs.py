@@ -1,4 +1,5 @@
-"""What ``conv1d runs`` and ``conv1d runs compare`` print (the logic lives in runlist.py)."""
+"""What ``conv1d runs`` and ``conv1d runs compare`` print (the logic: rundir/listing.py and
+rundir/compare.py)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from conv1d_cli.cli.common import JsonOption, fail, user_errors
-from conv1d_cli.rundir.listing import (
-    compare_runs,
-    format_seconds,
-    format_started,
-    list_runs,
-    row_json,
-)
+from conv1d_cli.rundir.compare import compare_runs
+from conv1d_cli.rundir.listing import format_seconds, format_started, list_runs, row_json
 
 
 def runs_command(
@@ -65,11 +61,12 @@ def show(runs_dir: Path, json_output: bool) -> None:
     if not rows:
         Console(stderr=True, highlight=False).print(f"no runs in {runs_dir}", markup=False)
         return
-    headers = ("run", "status", "epochs", "monitor", "best", "test acc", "wall", "started")
+    headers = ("run", "status", "data", "epochs", "monitor", "best", "test acc", "wall", "started")
     cells = [
         (
             row.name,
             row.status,
+            _cell(row.data),
             f"{_cell(row.epochs_completed)}/{_cell(row.epochs)}",
             _cell(row.monitor),
             _cell(row.best),
@@ -81,7 +78,7 @@ def show(runs_dir: Path, json_output: bool) -> None:
     ]
     # Plain aligned columns, not a rich Table: rich lays out 1,000 rows in seconds.
     typer.echo(f"{len(rows)} runs in {runs_dir}")
-    typer.echo(_columns(headers, cells, left={0, 1, 3}))
+    typer.echo(_columns(headers, cells, left={0, 1, 2, 4}))
 
 
 def _columns(headers: tuple[str, ...], rows: list[tuple[str, ...]], left: set[int]) -> str:
@@ -107,18 +104,23 @@ def _cell(value: Any) -> str:
 def compare(targets: list[str], out: Path, json_output: bool) -> None:
     result = compare_runs(targets, out)
     if json_output:
-        payload = {
-            "out": str(result.out),
-            "runs": [row_json(r) for r in result.runs],
-            "table": {label: cells for label, cells in result.fields},
-        }
-        typer.echo(json.dumps(payload))
+        table = {label: cells for label, cells in result.fields}
+        table.update({f"config {key}": values for key, values in result.differences})
+        payload = {"out": str(result.out), "runs": [row_json(r) for r in result.runs]}
+        typer.echo(json.dumps({**payload, "table": table, "differences": dict(result.differences)}))
         return
     table = Table(title="runs compared", title_justify="left")
     table.add_column("")
-    for row in result.runs:
-        table.add_column(row.name, justify="right")
+    for label in result.labels:
+        table.add_column(label, justify="right", overflow="fold")  # wrapped, never cut
     for label, cells in result.fields:
         table.add_row(label, *cells)
     Console(highlight=False, soft_wrap=True).print(table)
+    # Config values as plain lines: a rich table cuts a long path ("GunPoint_TR…") to fit.
+    if result.differences:
+        typer.echo(f"config differences ({' | '.join(result.labels)}):")
+        for key, values in result.differences:
+            typer.echo(f"  {key}: {' | '.join(values)}")
+    else:
+        typer.echo("config differences: none (but the run names)")
     Console(stderr=True, highlight=False).print(f"wrote {result.out}", markup=False)

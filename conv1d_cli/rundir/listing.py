@@ -1,8 +1,9 @@
-"""``conv1d runs``: one row per run directory, and ``conv1d runs compare``: curves side by side.
+"""``conv1d runs``: one row per run directory (``compare.py`` puts some side by side).
 
-Fast on a sweep's thousand runs: a run costs one read of its small ``summary.json`` (plus a
-non-blocking flock probe when it says ``running``, to tell a live run from a crashed one);
-``metrics.csv`` is read only by ``compare`` and for a run that never wrote a summary.
+Fast on a sweep's thousand runs: a run costs one read of its small ``summary.json`` and of its
+``config.yaml``'s data section (plus a non-blocking flock probe when it says ``running``, to tell
+a live run from a crashed one); ``metrics.csv`` is read only by ``compare`` and for a run that
+never wrote a summary.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import time
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from conv1d_cli.errors import RunDirError
@@ -41,9 +42,11 @@ class RunRow:
     started: str | None  # ISO 8601 UTC
     error: str | None = None
     holder: str | None = None  # the lock holder of a running run
+    data: str | None = None  # the data file's name (GunPoint_TRAIN.ts), else the dataset
 
 
-def _is_run(path: Path) -> bool:
+def is_run(path: Path) -> bool:
+    """A run directory holds its summary.json or config.yaml."""
     return (path / SUMMARY).is_file() or (path / CONFIG).is_file()
 
 
@@ -55,11 +58,11 @@ def find_runs(runs_dir: Path) -> list[tuple[str, Path]]:
     found: list[tuple[str, Path]] = []
     for entry in _subdirs(runs_dir):
         path = Path(entry.path)
-        if _is_run(path):
+        if is_run(path):
             found.append((entry.name, path))
             continue
         for inner in _subdirs(path):
-            if _is_run(Path(inner.path)):
+            if is_run(Path(inner.path)):
                 found.append((f"{entry.name}/{inner.name}", Path(inner.path)))
     return found
 
@@ -108,7 +111,43 @@ def read_run(name: str, path: Path) -> RunRow:
         started=summary.get("started") or _mtime_iso(path),
         error=summary.get("error"),
         holder=holder,
+        data=read_data_label(path),
     )
+
+
+# The data section of a run's config.yaml, as config_to_yaml writes it (block style, two-space
+# indent): read with a pattern, since a YAML parse of every config of a big sweep takes seconds.
+_DATA_SECTION = re.compile(r"^data:\n((?:[ ].*\n?)*)", re.MULTILINE)
+_DATA_KEYS = re.compile(r"^  (path|dataset): (.*)$", re.MULTILINE)
+
+
+def read_data_label(path: Path) -> str | None:
+    """What the run trained on: data.path's file name (GunPoint_TRAIN.ts), else data.dataset."""
+    try:
+        text = (Path(path) / CONFIG).read_text()
+    except (OSError, ValueError):
+        return None
+    section = _DATA_SECTION.search(text)
+    fields = dict(_DATA_KEYS.findall(section[1])) if section else {}
+    file, dataset = _scalar(fields.get("path")), _scalar(fields.get("dataset"))
+    if file:
+        return PurePath(file).name or file
+    return dataset
+
+
+def _scalar(text: str | None) -> str | None:
+    """A one-line YAML scalar as a string; quoted ones through the YAML reader, null as None."""
+    if text is None or text.strip() in ("", "null", "~"):
+        return None
+    text = text.strip()
+    if text[0] in "'\"":
+        import yaml
+
+        try:
+            return str(yaml.safe_load(text))
+        except yaml.YAMLError:
+            return text
+    return text
 
 
 def _mtime_iso(path: Path) -> str | None:
@@ -141,112 +180,6 @@ def read_metrics(path: Path) -> list[dict[str, float]]:
 
 def row_json(row: RunRow) -> dict[str, Any]:
     return asdict(row)
-
-
-# --------------------------------------------------------------------------------- compare
-@dataclass
-class Comparison:
-    runs: list[RunRow]
-    fields: list[tuple[str, list[str]]]  # (row label, one cell per run)
-    out: Path
-
-
-def resolve_run(target: str) -> tuple[str, Path]:
-    path = Path(target)
-    if not path.is_dir() or not _is_run(path):
-        raise RunDirError(f"{target} is not a run directory (it holds no {SUMMARY} or {CONFIG})")
-    return path.name, path
-
-
-def compare_runs(targets: Sequence[str], out: Path) -> Comparison:
-    """Draw the runs' loss and accuracy curves on one PNG; return the side-by-side table."""
-    if len(targets) < 2:
-        raise RunDirError("runs compare needs at least two run directories: RUN RUN ...")
-    out = Path(out)
-    if not out.parent.is_dir():
-        raise RunDirError(f"--out {out}: folder {out.parent} does not exist")
-    runs = [read_run(*resolve_run(target)) for target in targets]
-    metrics = [read_metrics(Path(row.path)) for row in runs]
-    fields = _table(runs, metrics) + _config_differences(runs)
-    _plot(runs, metrics, Path(out))
-    return Comparison(runs, fields, Path(out))
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def _table(runs: list[RunRow], metrics: list[list[dict[str, float]]]) -> list:
-    last = [rows[-1] if rows else {} for rows in metrics]
-    fields = [
-        ("status", [row.status for row in runs]),
-        ("epochs", [f"{_fmt(r.epochs_completed)}/{_fmt(r.epochs)}" for r in runs]),
-        ("monitor", [_fmt(row.monitor) for row in runs]),
-        ("best", [f"{_fmt(r.best)} (epoch {_fmt(r.best_epoch)})" for r in runs]),
-        ("test accuracy", [_fmt(row.test_accuracy) for row in runs]),
-    ]
-    for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
-        fields.append((f"last {key}", [_fmt(m.get(key)) for m in last]))
-    fields.append(("wall time", [format_seconds(row.wall_seconds) for row in runs]))
-    fields.append(("started", [_fmt(row.started) for row in runs]))
-    return fields
-
-
-def _config_differences(runs: list[RunRow]) -> list[tuple[str, list[str]]]:
-    """Config keys whose values differ between the runs (what a sweep varied)."""
-    import yaml
-
-    flat = []
-    for row in runs:
-        try:
-            flat.append(_flatten(yaml.safe_load((Path(row.path) / CONFIG).read_text()) or {}))
-        except (OSError, yaml.YAMLError):
-            flat.append({})
-    keys = sorted({key for table in flat for key in table} - {"name", "output.runs_dir"})
-    return [
-        (f"config {key}", [_fmt(table.get(key)) for table in flat])
-        for key in keys
-        if len({json.dumps(table.get(key), sort_keys=True) for table in flat}) > 1
-    ]
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(_flatten(item, f"{prefix}{key}."))
-        return out
-    return {prefix.rstrip("."): value}
-
-
-def _plot(runs: list[RunRow], metrics: list[list[dict[str, float]]], out: Path) -> None:
-    from conv1d_cli.training.report import pyplot, save_figure
-
-    plt = pyplot()
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for index, (row, rows) in enumerate(zip(runs, metrics, strict=True)):
-        color = f"C{index % 10}"
-        epochs = [r["epoch"] for r in rows]
-        for split, style in (("train", "--"), ("val", "-")):
-            for ax, key in ((ax_loss, f"{split}_loss"), (ax_acc, f"{split}_acc")):
-                values = [r.get(key, float("nan")) for r in rows]
-                if any(v == v for v in values):
-                    ax.plot(epochs, values, style, color=color, label=f"{row.name} {split}")
-    from matplotlib.ticker import MaxNLocator
-
-    for ax, label in ((ax_loss, "loss"), (ax_acc, "accuracy")):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle("runs compared (solid: validation, dashed: training)")
-    save_figure(fig, out)
-    plt.close(fig)
 
 
 def format_seconds(seconds: float | None) -> str:

@@ -394,8 +394,5 @@ class Trainer:
 
     def _plot(self) -> None:
         if self.cfg.output.plots and self.rows:
-            data = self.cfg.data
-            title = curves_title(
-                self.run_dir.name, data.path, data.dataset, self.test_result, len(self.data.y_test)
-            )
+            title = curves_title(self.run_dir.name, self.cfg.data, self.test_result, self.data)
             plot_curves(self.rows, self.run_dir / "curves.png", title=title)

@@ -118,21 +118,20 @@ def marker_size(n_epochs: int) -> float:
     return 6.0 if n_epochs <= SHORT_RUN else 3.0 if n_epochs <= 60 else 0.0
 
 
-def curves_title(
-    run: str, data_path: str | None, dataset: str, test: dict[str, Any] | None, n_test: int
-) -> str:
+def curves_title(run: str, data_cfg: Any, test: dict[str, Any] | None, data: Any) -> str:
     """``run · data file · test result``: what ran, on what, and how it scored.
 
-    The data file is data.path's name (the archive's ``GunPoint_TRAIN.ts``), else the dataset;
-    the test result is the best weights' accuracy, "no test split" or "not tested" (a run that
-    stopped before its end: interrupted, diverged).
+    ``data_cfg`` is the config's data section, ``data`` the loaded Dataset. The data file is
+    data.path's name (the archive's ``GunPoint_TRAIN.ts``), else the dataset; the result is the
+    best weights' test accuracy, "no test split", or "not tested" (a run that stopped before
+    its end: interrupted, diverged).
     """
-    data = Path(data_path).name if data_path else dataset
+    name = Path(data_cfg.path).name if data_cfg.path else data_cfg.dataset
     if test and test.get("accuracy") is not None:
         result = f"test accuracy {float(test['accuracy']):.4f} (n={test.get('n', '?')})"
     else:
-        result = "no test split" if n_test == 0 else "not tested"
-    return f"{run} · {data} · {result}"
+        result = "no test split" if len(data.y_test) == 0 else "not tested"
+    return f"{run} · {name} · {result}"
 
 
 def curves_figure(rows: Sequence[dict[str, float]], title: str = "") -> Any:
