@@ -60,7 +60,7 @@ def test_eval_on_the_same_data_as_tsv_needs_no_dataset_override(tmp_path):
         output: {{runs_dir: {tmp_path / "runs"}, plots: false}}
         """)
     )
-    trained = runner.invoke(app, ["train", str(config), "--quiet"])
+    trained = runner.invoke(app, ["train", str(config), "--quiet", "--name", "tiny"])
     assert trained.exit_code == 0, trained.output
     run = tmp_path / "runs" / "tiny"
     on_ts = _eval(run)

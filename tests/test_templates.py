@@ -111,7 +111,8 @@ def test_a_template_trains_any_labelled_file_with_one_override(tmp_path, templat
     assert np.isfinite(summary["test"]["loss"])
     assert summary["best"]["metric"] == "train_loss"
     # The classifier's width came from the data's three classes (the last dense has no units).
-    run = tmp_path / "runs" / template.stem
+    run = Path(summary["run_dir"])  # named after the template and the file
+    assert run.parent == tmp_path / "runs"
     state = load_checkpoint(run / "checkpoints" / "best.safetensors").model_state
     last = len(load_config(template).model.layers) - 1
     assert state[f"{last}.W"].shape[-1] == 3
