@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from conv1d_cli.cli.app import app
 from conv1d_cli.rundir.status import RunStatus
+from conv1d_cli.sweep.report import TrialRecord, metric_figure
 from conv1d_cli.sweep.sweepdir import read_json, settle_status
 from tests.sweep_helpers import BASE, epochs_done, read_trials, wait_for, write_sweep
 
@@ -112,6 +113,12 @@ def test_a_late_prune_on_dask_leaves_one_status(tmp_path, monkeypatch, dask_addr
     assert [holder_alive(sweep_dir / t) for t in trials] == [False] * 3
     # and the best trial is a completed one
     assert "best trial of sweep race: trial-00" in (sweep_dir / "best.yaml").read_text()
+    # metric.png draws the same statuses: its figure, from the sweep's state, read back
+    records = [TrialRecord(**t) for t in read_json(sweep_dir / "state.json")["trials"]]
+    fig = metric_figure(records, ["train.epochs"], "val_acc", maximize=True, sweep="race")
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend[:2] == ["completed (2)", "pruned (1)"] and legend[2].startswith("best: ")
+    assert (sweep_dir / "metric.png").is_file()
 
 
 @pytest.mark.parametrize(

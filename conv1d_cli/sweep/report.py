@@ -21,7 +21,6 @@ from rich.table import Table
 from conv1d_cli.rundir.atomic import atomic_write_text
 
 FINISHED = ("completed", "pruned", "diverged", "failed")
-MARKERS = {"completed": "o", "pruned": "x", "diverged": "v"}  # others (interrupted): "."
 
 
 @dataclass
@@ -80,39 +79,178 @@ def write_trials_csv(path: Path, records: list[TrialRecord], keys: list[str], me
     atomic_write_text(path, buffer.getvalue())
 
 
-def plot_metric(path: Path, records: list[TrialRecord], keys: list[str], metric: str) -> None:
-    """One panel per varied parameter: each trial's metric against its value (Agg backend)."""
-    import matplotlib
+# One colour and marker per status, the same in every sweep (matplotlib's tab10 colours).
+STATUS_STYLE = {
+    "completed": ("#1f77b4", "o"),
+    "pruned": ("#ff7f0e", "X"),
+    "diverged": ("#d62728", "v"),
+    "failed": ("#7f7f7f", "s"),
+    "interrupted": ("#9467bd", "."),
+    "running": ("#2ca02c", "."),
+    "pending": ("#bcbd22", "."),
+}
+WIDE = 10.0  # positive values spanning this factor or more get a log axis (0.001 and 0.01)
+MAX_LISTED_TICKS = 12  # listed values up to this many are each a tick of their own
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    shown = [r for r in records if _finite(r.metric)]
+@dataclass(frozen=True)
+class Axis:
+    """How one parameter is drawn: ``kind`` categorical, integer or float; ``log`` scale;
+    ``ticks`` the listed values each at a tick (or None: matplotlib's, integers only for ints);
+    ``categories`` the labels of a categorical axis, in the sweep file's order."""
+
+    kind: str
+    log: bool = False
+    ticks: list[float] | None = None
+    categories: list[str] | None = None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def parameter_axis(values: list[Any], spec: Any = None) -> Axis:
+    """The axis of a parameter from the values its trials took and its sweep-file entry
+    (a ``ParameterSpec``: ``values``, ``distribution``, ``min``/``max``), when known."""
+    listed = list(getattr(spec, "values", None) or [])
+    distribution = getattr(spec, "distribution", None)
+    everything = listed + values
+    if not all(_number(v) for v in everything):
+        categories = list(dict.fromkeys(_cell(v) for v in everything))
+        return Axis("categorical", categories=categories)
+    integer = distribution == "int_uniform" or all(isinstance(v, int) for v in everything)
+    numbers = [float(v) for v in everything]
+    if distribution is not None and spec.min is not None and spec.max is not None:
+        numbers += [float(spec.min), float(spec.max)]
+    low, high = min(numbers), max(numbers)
+    log = distribution == "log_uniform" or (low > 0 and high / low >= WIDE)
+    # listed values are each a tick; so are integers of unknown origin; a drawn range is not
+    drawn = distribution is not None
+    distinct = sorted(set(float(v) for v in (listed or (values if integer and not drawn else []))))
+    ticks = distinct if 0 < len(distinct) <= MAX_LISTED_TICKS else None
+    return Axis("integer" if integer else "float", log=log, ticks=ticks)
+
+
+def _tick_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _style_axis(ax: Any, axis: Axis) -> None:
+    from matplotlib import ticker
+
+    if axis.kind == "categorical":
+        assert axis.categories is not None
+        ax.set_xticks(range(len(axis.categories)), axis.categories, rotation=30, ha="right")
+        ax.set_xlim(-0.5, len(axis.categories) - 0.5)
+        return
+    if axis.log:
+        ax.set_xscale("log")
+    if axis.ticks is not None:
+        ax.set_xticks(axis.ticks, [_tick_text(t) for t in axis.ticks])
+        ax.xaxis.set_minor_locator(ticker.NullLocator())
+        if len(axis.ticks) == 1:  # one value: some room either side of it
+            t = axis.ticks[0]
+            ax.set_xlim(*((t / 2, t * 2) if axis.log else (t - 1, t + 1)))
+        return
+    if axis.log:  # 1, 2, 5 per decade as plain numbers: a range inside one decade has ticks
+        ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: _tick_text(v)))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    elif axis.kind == "integer":
+        ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+
+
+def metric_figure(
+    records: list[TrialRecord],
+    keys: list[str],
+    metric: str,
+    *,
+    maximize: bool,
+    parameters: dict[str, Any] | None = None,
+    sweep: str = "",
+) -> Any:
+    """metric.png as a matplotlib Figure (Agg canvas), or None when no trial has a metric.
+
+    One panel per varied parameter: each trial's metric against its value, one colour and
+    marker per status (STATUS_STYLE), the best completed trial ringed; ``parameters`` (the
+    sweep file's ParameterSpecs by key) decide integer, categorical and log axes.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    shown = sorted((r for r in records if _finite(r.metric)), key=lambda r: r.index)
     keys = keys or (list(records[0].params) if records else [])
     if not shown or not keys:
-        return
-    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.4), squeeze=False)
-    for ax, key in zip(axes[0], keys, strict=True):
+        return None
+    best = best_trial(records, maximize)
+    fig = Figure(figsize=(4.2 * len(keys), 3.8), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    present = {r.status for r in shown}  # in STATUS_STYLE's order: the legend's is fixed too
+    statuses = list(dict.fromkeys(s for s in (*STATUS_STYLE, *sorted(present)) if s in present))
+    for ax, key in zip(axes, keys, strict=True):
         values = [r.params.get(key) for r in shown]
-        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-        if numeric:
-            xs: list[Any] = values
-            if min(values) > 0 and max(values) / min(values) >= 20:
-                ax.set_xscale("log")
+        axis = parameter_axis(values, (parameters or {}).get(key))
+        if axis.kind == "categorical":
+            assert axis.categories is not None
+            xs = [float(axis.categories.index(_cell(v))) for v in values]
         else:
-            labels = list(dict.fromkeys(_cell(v) for v in values))
-            xs = [labels.index(_cell(v)) for v in values]
-            ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
-        for status in dict.fromkeys(r.status for r in shown):
+            xs = [float(v) for v in values]
+        for status in statuses:
+            colour, marker = STATUS_STYLE.get(status, ("#17becf", "."))
             pts = [(x, r.metric) for x, r in zip(xs, shown, strict=True) if r.status == status]
-            ax.scatter(*zip(*pts, strict=True), marker=MARKERS.get(status, "."), label=status)
+            ax.scatter(
+                *zip(*pts, strict=True),
+                color=colour,
+                marker=marker,
+                s=36,
+                label=f"{status} ({len(pts)})",
+                zorder=3,
+            )
+        if best is not None and best in shown:
+            x = xs[shown.index(best)]
+            ax.scatter(
+                [x],
+                [best.metric],
+                s=260,
+                facecolors="none",
+                edgecolors="black",
+                linewidths=1.5,
+                label=f"best: {best.name}",
+                zorder=4,
+            )
+        _style_axis(ax, axis)
         ax.set_xlabel(key)
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    axes[0].legend(fontsize="small")
+    goal = "higher" if maximize else "lower"
+    head = f"sweep {sweep}: " if sweep else ""
+    tail = (
+        f"; best {best.name} {best.metric:.4f}"
+        if best is not None and best.metric is not None
+        else ""
+    )
+    fig.suptitle(f"{head}{metric} per trial ({goal} is better, {len(shown)} trials){tail}")
+    return fig
+
+
+def plot_metric(
+    path: Path,
+    records: list[TrialRecord],
+    keys: list[str],
+    metric: str,
+    *,
+    maximize: bool = True,
+    parameters: dict[str, Any] | None = None,
+    sweep: str = "",
+) -> None:
+    """Write metric.png (metric_figure); nothing when no trial has a metric yet."""
+    fig = metric_figure(
+        records, keys, metric, maximize=maximize, parameters=parameters, sweep=sweep
+    )
+    if fig is not None:
+        fig.savefig(path, dpi=100)
 
 
 def describe(record: TrialRecord, metric: str) -> str:

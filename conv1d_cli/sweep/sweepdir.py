@@ -133,7 +133,15 @@ def write_outputs(plan: Plan, records: list[TrialRecord], keys: list[str]) -> Tr
     """trials.csv, metric.png and best.yaml (the best trial's config, ready for conv1d train)."""
     spec, sweep_dir = plan.sweep.spec, plan.sweep_dir
     write_trials_csv(sweep_dir / "trials.csv", records, keys, spec.metric.name)
-    plot_metric(sweep_dir / "metric.png", records, keys, spec.metric.name)
+    plot_metric(
+        sweep_dir / "metric.png",
+        records,
+        keys,
+        spec.metric.name,
+        maximize=spec.metric.maximize,
+        parameters=dict(spec.parameters),
+        sweep=plan.name,
+    )
     best = best_trial(records, spec.metric.maximize)
     if best is not None:
         cfg = load_config(sweep_dir / "configs" / f"{best.name}.yaml")
