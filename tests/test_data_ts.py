@@ -214,7 +214,7 @@ def test_predict_reads_an_unequal_length_file_as_training_did(tmp_path):
     train, test = _series(rng, 9, 2, (5, 15)), _series(rng, 6, 2, (5, 15))
     path = write_ts_pair(tmp_path, "Pad", train, test, CLASSES)
     raw = read_raw(DataConfig(path=str(path)))
-    length = raw.x_train.shape[2]
-    got = read_predict_input(tmp_path / "Pad_TEST.ts", DataConfig(path=str(path)), length)
+    shape = raw.x_train.shape[1:]  # the run was trained on padded series: predict pads too
+    got = read_predict_input(tmp_path / "Pad_TEST.ts", DataConfig(path=str(path)), shape, True)
     np.testing.assert_array_equal(got.x, raw.x_test)
     assert list(got.y) == test[1]

@@ -155,12 +155,15 @@ def test_ts_and_tsv_archive_files(run, tmp_path):
 
     run_dir, x, y = run
     model = load_model(run_dir)
-    short = [x[0, :, :30], *x[1:10]]  # one series 2 shorter: padded with zeros at the end
-    padded = x[:10].copy()
-    padded[0, :, 30:] = 0
-    expected = list(model.predict(padded))
-    path = tmp_path / "new.ts"
+    # One series 2 shorter: refused, since this run's series all had one length (issue 22).
+    short = [x[0, :, :30], *x[1:10]]
+    path = tmp_path / "short.ts"
     path.write_text(ts_text(short, list(y[:10]), ["high", "low", "mid"]))
+    code, out, err = _predict(run_dir, path)
+    assert code == 2 and "series of shape (2, 30..32)" in err and out == ""
+    expected = list(model.predict(x[:10]))
+    path = tmp_path / "new.ts"
+    path.write_text(ts_text(list(x[:10]), list(y[:10]), ["high", "low", "mid"]))
     code, out, err = _predict(run_dir, path)
     assert code == 0, err
     assert [r["label"] for r in _rows(out)] == expected

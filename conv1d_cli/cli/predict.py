@@ -43,11 +43,21 @@ def predict_command(
     json_lines: Annotated[
         bool, typer.Option("--json", help="JSON lines (one object per sample) instead of CSV.")
     ] = False,
+    ignore_labels: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-labels",
+            help="Predict even when the input's labels are not the network's classes; "
+            "nothing is scored.",
+        ),
+    ] = False,
 ) -> None:
     """Label new samples: one row per sample, index, predicted label, class probabilities.
 
     The checkpoint alone decides normalization, input shape and class names. When the input
-    has labels, the accuracy goes to stderr.
+    has labels, the accuracy goes to stderr. An input of another length, or with labels that
+    are not the network's classes, is refused (exit 2); shorter series are padded only for a
+    run trained on padded unequal-length series.
     """
     import os
     import sys
@@ -64,11 +74,19 @@ def predict_command(
         try:
             with open_output(out, force) as handle, _progress_bar(err) as progress:
                 result = predict_file(
-                    target, input_path, handle, json_lines=json_lines, top=top, progress=progress
+                    target,
+                    input_path,
+                    handle,
+                    json_lines=json_lines,
+                    top=top,
+                    progress=progress,
+                    ignore_labels=ignore_labels,
                 )
         except BrokenPipeError:  # `conv1d predict ... | head`: the reader has all it wants
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise typer.Exit(0) from None
+    if result.note is not None:
+        err.print(result.note, markup=False, soft_wrap=True)
     where = f" to {out}" if out is not None else ""
     message = f"predicted {result.n} samples of {result.origin}{where}"
     err.print(message, markup=False, soft_wrap=True)

@@ -5,8 +5,9 @@ Writes ``eval.json`` and ``confusion.png`` into the run directory (under the run
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ import numpy as np
 from conv1d_cli.build.memory import check_memory
 from conv1d_cli.build.objects import build_loss
 from conv1d_cli.config import load_config_dict
-from conv1d_cli.data import load_dataset
+from conv1d_cli.data import RawData, read_raw
+from conv1d_cli.data.prepare import prepare
 from conv1d_cli.errors import ConfigError, DataError
 from conv1d_cli.inference.load import load_model
 from conv1d_cli.rundir.atomic import write_json
@@ -45,19 +47,17 @@ def evaluate_checkpoint(target: Path, overrides: Sequence[str] = ()) -> EvalResu
     loaded = load_model(target)
     checkpoint_path = loaded.checkpoint
     cfg = load_config_dict(loaded.meta["config"], str(checkpoint_path), overrides)
-    data = load_dataset(
+    expected = loaded.input_shape
+    raw = fit_raw(read_raw(cfg.data, "eval"), cfg.data.view, expected, loaded.padded)
+    # Labels that are not the network's classes are refused by prepare, naming them.
+    data = prepare(
+        raw,
         cfg.data,
         cfg.seed,
         purpose="eval",
         normalization=loaded.normalization,
         class_names=list(loaded.class_names),
     )
-    expected = loaded.input_shape
-    if tuple(data.sample_shape) != expected:
-        raise DataError(
-            f"the data's samples are {tuple(data.sample_shape)} but the network expects "
-            f"{expected}; set data.view: {list(expected)}"
-        )
     if len(data.y_test) == 0:
         raise DataError("the test split is empty: nothing to evaluate")
     # The data pipeline already normalized the split with the checkpoint's statistics.
@@ -80,6 +80,7 @@ def evaluate_checkpoint(target: Path, overrides: Sequence[str] = ()) -> EvalResu
         "checkpoint": str(checkpoint_path),
         "epoch": loaded.epoch,
         "data": data.description,
+        "test_split": data.test_split,
         "class_names": names,
         **details,
     }
@@ -94,3 +95,46 @@ def evaluate_checkpoint(target: Path, overrides: Sequence[str] = ()) -> EvalResu
                 title=f"{run_dir.name}: accuracy {result.accuracy:.4f} (n={result.n})",
             )
     return EvalResult(checkpoint_path, run_dir, report)
+
+
+def fit_raw(
+    raw: RawData, view: Sequence[int] | None, expected: tuple[int, int], padded: bool
+) -> RawData:
+    """``raw`` when its samples (through ``view``) are the network's (channels, length); padded
+    at the end to it when the run was trained on padded series and these are not longer;
+    else a DataError naming the data's own shape and the expected one."""
+    shape = (int(view[0]), int(view[1])) if view is not None else raw.sample_shape
+    if shape == expected:
+        return raw
+    channels, length = expected
+    own_channels, own_length = raw.sample_shape
+    if padded and view is None and own_channels == channels and own_length < length:
+        pad = length - own_length
+
+        def padded_x(x: np.ndarray | None) -> np.ndarray | None:
+            # Each channel repeats its last value, as the training reader pads (ts.pad_series).
+            if x is None or not len(x):
+                return None if x is None else np.zeros((0, *expected), x.dtype)
+            return np.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, pad)], mode="edge")
+
+        note = f"series padded at the end from {own_length} to {length}, as the run's own were"
+        return replace(
+            raw,
+            x_train=padded_x(raw.x_train),
+            x_test=padded_x(raw.x_test),
+            notes=(*raw.notes, note),
+        )
+    lengths = raw.padded_from
+    own = f"({own_channels}, {lengths[0]}..{lengths[1]})" if lengths else str(raw.sample_shape)
+    if math.prod(raw.sample_shape) == channels * length:
+        hint = f"; set data.view: {list(expected)}"
+    elif own_channels != channels:
+        hint = f"; the run was trained on {channels}-channel samples"
+    elif own_length < length and not padded:
+        hint = "; the run was trained on series of one length, so shorter ones are not padded"
+    else:
+        hint = ""
+    raise DataError(
+        f"{raw.origin}: samples of shape {own} do not fit the network, which expects "
+        f"(channels, length) = ({channels}, {length}){hint}"
+    )

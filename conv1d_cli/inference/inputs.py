@@ -32,6 +32,14 @@ class PredictInput:
     x: np.ndarray | None = None
     y: np.ndarray | None = None
     csv_spec: tuple[int | None, int] | None = None  # (label column index, rows to skip)
+    csv_labels: np.ndarray | None = None  # a streamed CSV's distinct labels, read up front
+    note: str | None = None  # what was done to fit the network (padding), said once on stderr
+
+    def distinct_labels(self) -> np.ndarray | None:
+        """The input's distinct labels (sorted), or None when it has none."""
+        if self.y is not None:
+            return np.unique(np.asarray(self.y))
+        return self.csv_labels
 
     def batches(self, size: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
         """(x (n, ...), labels (n,) or None) for consecutive batches of at most ``size``."""
@@ -43,11 +51,14 @@ class PredictInput:
         yield from _csv_batches(Path(self.origin), *self.csv_spec, size)
 
 
-def read_predict_input(path: Path, data_cfg: Any, length: int) -> PredictInput:
+def read_predict_input(
+    path: Path, data_cfg: Any, shape: tuple[int, int], padded: bool = False
+) -> PredictInput:
     """The raw samples of ``path``; a DataError naming the file for anything unreadable.
 
     ``data_cfg`` is the run's data config (its CSV label column, how .ts files fill missing
-    values); ``length`` the network's input length (.ts series are padded to it).
+    values); ``shape`` the network's (channels, length). Shorter .ts/.tsv series are padded to
+    it only when ``padded`` (the run was trained on padded unequal-length series).
     """
     path = Path(path)
     if not path.exists():
@@ -62,7 +73,7 @@ def read_predict_input(path: Path, data_cfg: Any, length: int) -> PredictInput:
     if suffix == ".csv":
         return _csv(path, data_cfg.label_column)
     if suffix in (".ts", ".tsv"):
-        return _archive(path, suffix, data_cfg.missing, length)
+        return _archive(path, suffix, data_cfg.missing, shape, padded)
     if _looks_like_idx(path):
         return _idx_file(path)
     raise DataError(f"INPUT {path}: unknown kind of file; conv1d predict reads {SUFFIXES}")
@@ -106,20 +117,28 @@ def _csv(path: Path, label_column: str) -> PredictInput:
     """A header is optional; a column named like the config's label column holds labels."""
     try:
         with path.open(newline="") as handle:
-            first = next(csv.reader(handle), None)
-            rows = sum(1 for line in handle if line.strip())
+            reader = csv.reader(handle)
+            first = next(reader, None)
+            header = first is not None and not all(_float(value) for value in first)
+            names = [name.strip() for name in first] if header else []
+            label_at = names.index(label_column) if label_column in names else None
+            if label_at is None:
+                rows = sum(1 for row in reader if row)
+                labels = None
+            else:  # the distinct labels, so unknown ones are refused before any output
+                seen = {row[label_at].strip() for row in reader if len(row) > label_at}
+                handle.seek(0)
+                rows = sum(1 for row in csv.reader(handle) if row) - 1
+                labels = np.array(sorted(seen))
+                with contextlib.suppress(ValueError):
+                    labels = np.unique(labels.astype(np.int64))  # as _csv_batches reads them
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path}: cannot read as CSV: {exc}") from None
     if first is None:
         raise DataError(f"{path}: the file is empty")
-    header = not all(_float(value) for value in first)
-    label_at = None
-    if header:
-        names = [name.strip() for name in first]
-        label_at = names.index(label_column) if label_column in names else None
-    else:
+    if not header:
         rows += 1
-    return PredictInput(str(path), rows, csv_spec=(label_at, int(header)))
+    return PredictInput(str(path), rows, csv_spec=(label_at, int(header)), csv_labels=labels)
 
 
 def _csv_batches(
@@ -149,17 +168,59 @@ def _csv_batches(
             yield np.array(values, dtype=np.float32), y
 
 
-def _archive(path: Path, suffix: str, missing: str, length: int) -> PredictInput:
-    """A UEA/UCR .ts or .tsv file (labels optional); shorter series are padded at the end to the
-    network's length by the training reader's own rule (``ts.pad_series``)."""
+def _archive(
+    path: Path, suffix: str, missing: str, shape: tuple[int, int], padded: bool
+) -> PredictInput:
+    """A UEA/UCR .ts or .tsv file (labels optional) whose series fit ``shape`` (channels,
+    length). Shorter series are padded at the end by the training reader's own rule
+    (``ts.pad_series``) only for a ``padded`` run; anything else that does not fit is a
+    DataError naming the file's own shape."""
     from conv1d_cli.data import ts
 
     series = (ts.parse_tsv if suffix == ".tsv" else ts.parse_ts)(path, missing)
     if not series.x:
         raise DataError(f"{path}: the file holds no series")
-    x = ts.pad_series(series.x, max(length, *(x.shape[1] for x in series.x)))
+    channels, length = shape
+    dims = series.x[0].shape[0]
+    lengths = [x.shape[1] for x in series.x]
+    short, long = min(lengths), max(lengths)
+    note = None
+    if short == long and dims * long == channels * length:
+        x = ts.pad_series(series.x, long)  # all one length: stacked as they are
+    elif padded and dims == channels and long <= length:
+        x = ts.pad_series(series.x, length)
+        note = (
+            f"{path.name}: series of length {_span(short, long)} padded at the end to {length}, "
+            "as the run's own unequal-length training series were"
+        )
+    else:
+        why = _why(dims, long, shape, padded)
+        raise DataError(
+            f"{path}: series of shape ({dims}, {_span(short, long)}) do not fit the network, "
+            f"which expects (channels, length) = ({channels}, {length}){why}"
+        )
     labelled = len(series.labels) == len(series.x) and all(series.labels)
-    return PredictInput(str(path), len(x), x=x, y=np.array(series.labels) if labelled else None)
+    y = np.array(series.labels) if labelled else None
+    return PredictInput(str(path), len(x), x=x, y=y, note=note)
+
+
+def _span(short: int, long: int) -> str:
+    return str(long) if short == long else f"{short}..{long}"
+
+
+def _why(dims: int, long: int, shape: tuple[int, int], padded: bool) -> str:
+    """Why series of ``dims`` channels and at most ``long`` values are not padded to fit."""
+    channels, length = shape
+    if dims != channels:
+        return f"; the run was trained on {channels}-channel series"
+    if long > length:
+        return f"; series longer than the run's {length} values are not cut"
+    if not padded:
+        return (
+            "; the run was trained on series of one length, so shorter ones are not padded "
+            "(it is likely another data set)"
+        )
+    return ""
 
 
 def _looks_like_idx(path: Path) -> bool:

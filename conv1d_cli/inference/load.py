@@ -80,6 +80,13 @@ class LoadedModel:
         return len(self.class_names)
 
     @property
+    def padded(self) -> bool:
+        """Whether the run was trained on unequal-length series padded to one length (then
+        shorter inputs may be padded too). Checkpoints from before this was stored: False."""
+        data = self.meta.get("data") if isinstance(self.meta, dict) else None
+        return isinstance(data, dict) and data.get("padded") is True
+
+    @property
     def batch_size(self) -> int:
         """The config's eval batch, made smaller when one layer's output would pass the budget."""
         largest = max(
@@ -157,6 +164,10 @@ class LoadedModel:
         """Labels (names or class indices) -> (N,) int64 class indices, or a DataError."""
         return label_indices(labels, self.class_names, origin)
 
+    def unknown_labels(self, labels: np.ndarray) -> list[Any]:
+        """The distinct labels that are not classes of the network (by ``label_indices``' rule)."""
+        return unknown_labels(labels, self.class_names)
+
 
 def _check_finite(batch: np.ndarray, origin: str, start: int) -> None:
     if batch.dtype.kind == "f" and not np.isfinite(batch).all():
@@ -165,6 +176,19 @@ def _check_finite(batch: np.ndarray, origin: str, start: int) -> None:
             f"{origin}: sample {start + int(np.argmax(bad))} holds NaN or infinite values; "
             "clean the data first"
         )
+
+
+def unknown_labels(labels: np.ndarray, class_names: Sequence[str]) -> list[Any]:
+    """Distinct labels (sorted) ``label_indices`` cannot map: all of them match a class name,
+    or all are integers 0..K-1 (class indices), or the ones that match no name are unknown."""
+    values = np.unique(np.asarray(labels))
+    known = {str(name) for name in class_names}
+    by_name = [v for v in values.tolist() if str(v) not in known]
+    if not by_name:
+        return []
+    if values.dtype.kind in "iu" and values[0] >= 0 and values[-1] < len(class_names):
+        return []
+    return by_name
 
 
 def label_indices(labels: np.ndarray, class_names: Sequence[str], origin: str) -> np.ndarray:
@@ -178,11 +202,20 @@ def label_indices(labels: np.ndarray, class_names: Sequence[str], origin: str) -
         return indices[inverse.reshape(-1)]
     if values.dtype.kind in "iu" and len(values) and values[0] >= 0 and values[-1] < len(lookup):
         return labels.astype(np.int64)
-    unknown = next(name for name in names if name not in lookup)
     raise DataError(
-        f"{origin}: label {unknown!r} is not one of the network's classes "
-        f"({', '.join(class_names)})"
+        unknown_labels_message(origin, unknown_labels(labels, class_names), class_names)
     )
+
+
+def unknown_labels_message(origin: str, unknown: Sequence[Any], class_names: Sequence[str]) -> str:
+    """One line naming (a few of) the labels that are not classes, and the classes."""
+    from conv1d_cli.data.prepare import some
+
+    these = f"label {unknown[0]!r} is" if len(unknown) == 1 else f"labels {some(unknown)} are"
+    among = "one of" if len(unknown) == 1 else "among"
+    names = [str(name) for name in class_names]
+    classes = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+    return f"{origin}: {these} not {among} the network's classes ({classes})"
 
 
 def load_model(target: str | Path, which: str = "best") -> LoadedModel:

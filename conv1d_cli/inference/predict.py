@@ -23,7 +23,12 @@ import numpy as np
 
 from conv1d_cli.errors import Conv1dError, DataError
 from conv1d_cli.inference.inputs import read_predict_input
-from conv1d_cli.inference.load import LoadedModel, load_model, softmax
+from conv1d_cli.inference.load import (
+    LoadedModel,
+    load_model,
+    softmax,
+    unknown_labels_message,
+)
 from conv1d_cli.rundir.atomic import current_umask
 
 
@@ -33,6 +38,7 @@ class PredictSummary:
     accuracy: float | None  # when the input has labels
     checkpoint: Path
     origin: str
+    note: str | None = None  # what was done to fit the network (padding), for stderr
 
 
 class RowWriter:
@@ -122,10 +128,13 @@ def predict_file(
     top: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     model: LoadedModel | None = None,
+    ignore_labels: bool = False,
 ) -> PredictSummary:
     """Predict every sample of ``input_path`` with the checkpoint ``target``; rows to handle.
 
-    ``progress(done, total)`` is called after every batch.
+    Input that does not fit the network (length, channels) and labels that are not its
+    classes are refused before any row is written; with ``ignore_labels`` the labels are
+    not checked and nothing is scored. ``progress(done, total)`` is called after every batch.
     """
     loaded = model or load_model(target)
     from conv1d_cli.build.memory import check_memory  # the memory preflight (issue 15)
@@ -133,18 +142,22 @@ def predict_file(
     check_memory(loaded.model, loaded.input_shape, loaded.batch_size, False, what="prediction")
     if top is not None and not 1 <= top <= loaded.n_classes:
         raise Conv1dError(f"--top {top}: must be between 1 and {loaded.n_classes} (the classes)")
-    from conv1d_cli.build.memory import check_memory
-
-    check_memory(loaded.model, loaded.input_shape, loaded.batch_size, False, what="prediction")
-    source = read_predict_input(input_path, loaded.config.data, loaded.input_shape[1])
+    source = read_predict_input(
+        input_path, loaded.config.data, loaded.input_shape, padded=loaded.padded
+    )
     writer = RowWriter(handle, loaded.class_names, json_lines, top)
-    done, correct, labelled = 0, 0, True
+    done, correct, labelled = 0, 0, not ignore_labels
     if source.x is not None:
         loaded.as_samples(source.x[:0], source.origin)  # a wrong shape fails before any output
+    distinct = None if ignore_labels else source.distinct_labels()
+    unknown = [] if distinct is None else loaded.unknown_labels(distinct)
+    if unknown:  # scoring digits against GunPoint's 1/2 would be a number that means nothing
+        message = unknown_labels_message(source.origin, unknown, loaded.class_names)
+        raise DataError(f"{message}; add --ignore-labels to predict without scoring")
     for x, labels in source.batches(loaded.batch_size):
         probs = softmax(loaded.forward_batch(x, origin=source.origin, at=done))
         writer.write(done, probs)
-        if labels is None:
+        if labels is None or ignore_labels:
             labelled = False
         elif labelled:
             truth = loaded.label_indices(labels, source.origin)
@@ -155,4 +168,4 @@ def predict_file(
     if done == 0:
         raise DataError(f"{source.origin}: no samples to predict")
     accuracy = correct / done if labelled else None
-    return PredictSummary(done, accuracy, loaded.checkpoint, source.origin)
+    return PredictSummary(done, accuracy, loaded.checkpoint, source.origin, source.note)
