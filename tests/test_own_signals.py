@@ -41,7 +41,8 @@ def _train_minimal(tmp_path, data_path) -> dict:
 def test_a_float_npz_of_noisy_sines_learns(tmp_path):
     summary = _train_minimal(tmp_path, write_sines(tmp_path / "sines.npz"))
     assert summary["test"]["accuracy"] >= 0.9, summary["test"]
-    meta = load_checkpoint(tmp_path / "runs" / "minimal" / "checkpoints" / "best.safetensors").meta
+    run = tmp_path / "runs" / "minimal-sines"  # the config's name plus the data file's stem
+    meta = load_checkpoint(run / "checkpoints" / "best.safetensors").meta
     assert meta["data"]["normalization"]["method"] == "standardize"  # auto, for float signals
     assert meta["config"]["data"]["dataset"] == "npz"
     assert meta["data"]["class_names"] == sorted(SINE_CLASSES)
