@@ -15,6 +15,8 @@ from trained_runs import signals, train_run
 
 from conv1d_cli import Conv1dClassifier, load_model
 
+# The default network (the fcn template, tests/test_estimator_defaults.py) for 3 epochs instead of
+# its 150: each of scikit-learn's checks then fits in about a second on its tiny data.
 FAST = {"train.epochs": 3}
 # scikit-learn's checks compare predictions of the same samples in another order or in other
 # batches with rtol 1e-7 (float64 rounding). In float32 a row's result depends on the BLAS
