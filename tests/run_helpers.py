@@ -57,9 +57,11 @@ def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.
 
 
 def start(config: Path, *args: str) -> subprocess.Popen:
-    """``conv1d train CONFIG --quiet ARGS`` as a real process, stdout and stderr piped."""
+    """``conv1d train CONFIG --quiet ARGS`` as a real process, stdout and stderr piped; no
+    curves.png (no caller looks at it, and importing matplotlib is half a second a process)."""
+    command = ["train", str(config), "--quiet", "--set", "output.plots=false", *args]
     return subprocess.Popen(
-        [sys.executable, "-m", "conv1d_cli", "train", str(config), "--quiet", *args],
+        [sys.executable, "-m", "conv1d_cli", *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

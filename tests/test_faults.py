@@ -14,10 +14,10 @@ import shutil
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from run_helpers import wait_for
 from typer.testing import CliRunner
 
 from conv1d_cli.cli.app import app
@@ -53,19 +53,12 @@ def _last_epoch(run: Path) -> int:
     return load_checkpoint(run / "checkpoints" / "last.safetensors").meta["epoch"]
 
 
-def _wait_for(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_two_writers_kill_9_crashed_and_the_stale_lock_taken_over(tiny_config):
     runs_dir = tiny_config.parent / "runs"
     run = runs_dir / "tiny"
-    assert _cli("train", tiny_config, "-q", "--set", "train.epochs=1").exit_code == 0
+    # no curves.png: the resumed process below then skips importing matplotlib (half a second)
+    args = ["--set", "train.epochs=1", "--set", "output.plots=false"]
+    assert _cli("train", tiny_config, "-q", *args).exit_code == 0
     command = ["train", "--resume", str(run), "--quiet", "--set", "train.epochs=100000"]
     first = subprocess.Popen(
         [sys.executable, "-m", "conv1d_cli", *command],
@@ -73,7 +66,7 @@ def test_two_writers_kill_9_crashed_and_the_stale_lock_taken_over(tiny_config):
         stderr=subprocess.DEVNULL,
     )
     try:
-        held = _wait_for(lambda: (h := read_holder(run)) is not None and h.pid == first.pid, 60)
+        held = wait_for(lambda: (h := read_holder(run)) is not None and h.pid == first.pid, 60)
         assert held, "the first writer never took the lock"
         second = _cli("train", "--resume", run, "-q")
         assert second.exit_code == 2
