@@ -207,7 +207,7 @@ def compare_figure(runs: Sequence[RunRow], metrics: Sequence[list[dict[str, floa
                 if any(v == v for v in values):
                     any_val = any_val or split == "val"
                     ax.plot(epochs, values, style, color=color, marker="o", markersize=size)
-        handles.append(Line2D([], [], color=color, marker="o", label=row.name))
+        handles.append(Line2D([], [], color=color, marker="o", linestyle="none", label=row.name))
     styles = [Line2D([], [], color="gray", linestyle="--", label="training")]
     if any_val:
         styles.append(Line2D([], [], color="gray", linestyle="-", label="validation"))
@@ -216,8 +216,10 @@ def compare_figure(runs: Sequence[RunRow], metrics: Sequence[list[dict[str, floa
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     ax_acc.legend(handles=handles + styles, fontsize=7)
-    what = "dashed: training, solid: validation" if any_val else "training (no validation split)"
-    fig.suptitle(f"runs compared ({what})")
+    if any_val:
+        fig.suptitle("runs compared (dashed: training, solid: validation)")
+    else:
+        fig.suptitle("runs compared: training curves (no run has a validation split)")
     _runs_table(fig.add_subplot(grid[1, :]), runs)
     return fig
 
