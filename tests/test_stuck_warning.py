@@ -72,7 +72,7 @@ def _train(config, *args):
 
 
 def test_a_dead_network_warns_once_with_its_causes(tmp_path):
-    result = _train(_config(tmp_path, "scale", lr=0.1))
+    result = _train(_config(tmp_path, "scale", lr=0.1), "--name", "scale")
     warnings = [line for line in result.stderr.splitlines() if line.startswith(WARNING)]
     assert len(warnings) == 1, result.stderr
     line = warnings[0]
@@ -85,7 +85,7 @@ def test_a_dead_network_warns_once_with_its_causes(tmp_path):
 
 
 def test_a_healthy_network_does_not_warn(tmp_path):
-    result = _train(_config(tmp_path, "standardize"))
+    result = _train(_config(tmp_path, "standardize"), "--name", "standardize")
     assert WARNING not in result.stderr
     assert WARNING not in (tmp_path / "runs" / "standardize" / "train.log").read_text()
     summary = (tmp_path / "runs" / "standardize" / "summary.json").read_text()
@@ -102,7 +102,8 @@ def test_dead_relus_inside_a_residual_block_are_counted_and_named(tmp_path):
 
 
 def test_a_healthy_residual_network_does_not_warn(tmp_path):
-    result = _train(_residual_config(tmp_path, "standardize", lr=0.01))
+    config = _residual_config(tmp_path, "standardize", lr=0.01)
+    result = _train(config, "--name", "residual-standardize")
     assert WARNING not in result.stderr
     summary = (tmp_path / "runs" / "residual-standardize" / "summary.json").read_text()
     assert '"accuracy": 0.9' in summary or '"accuracy": 1.0' in summary, summary
