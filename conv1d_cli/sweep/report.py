@@ -145,6 +145,7 @@ def _style_axis(ax: Any, axis: Axis) -> None:
         return
     if axis.log:
         ax.set_xscale("log")
+    ax.margins(x=0.12, y=0.08)  # the outermost values (and the best trial's ring) inside
     if axis.ticks is not None:
         ax.set_xticks(axis.ticks, [_tick_text(t) for t in axis.ticks])
         ax.xaxis.set_minor_locator(ticker.NullLocator())
