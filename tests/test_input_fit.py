@@ -206,6 +206,9 @@ def test_eval_refuses_another_length(equal_run, tmp_path):
     code, _, err = _eval(equal_run, "--set", f"data.path={path}")
     assert code == 2
     assert "samples of shape (1, 50) do not fit the network" in err and "(1, 32)" in err
+    # A run with a data.view (MNIST's [1, 784]) is still told the file's own shape.
+    code, _, err = _eval(equal_run, "--set", f"data.path={path}", "--set", "data.view=[1, 32]")
+    assert code == 2 and "samples of shape (1, 50) do not fit the network" in err
 
 
 def test_eval_refuses_labels_that_are_not_classes(equal_run, tmp_path):
@@ -324,8 +327,11 @@ def test_built_in_data_sets_say_official_or_held_out():
         "source": "held out",
         "fraction": 0.25,
         "n": 450,
-        "reason": f"{digits.description.split(':')[0]} has no test split",
+        "reason": "scikit-learn's digits have no test split",
     }
+    assert "digits have no test split: held out 25% of the data (450 samples)" in (
+        digits.description
+    )
     rng = np.random.default_rng(13)
     x, y = rng.normal(size=(12, 8)), np.arange(12) % 2
     raw = RawData(x, y, x[:4], y[:4], origin="Toy (built in)")  # a reader that gives a split

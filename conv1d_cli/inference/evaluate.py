@@ -103,7 +103,9 @@ def fit_raw(
     """``raw`` when its samples (through ``view``) are the network's (channels, length); padded
     at the end to it when the run was trained on padded series and these are not longer;
     else a DataError naming the data's own shape and the expected one."""
-    shape = (int(view[0]), int(view[1])) if view is not None else raw.sample_shape
+    shape = raw.sample_shape
+    if view is not None and math.prod(view) == math.prod(shape):  # else: the file's own shape
+        shape = (int(view[0]), int(view[1]))
     if shape == expected:
         return raw
     channels, length = expected
