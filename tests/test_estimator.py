@@ -18,6 +18,24 @@ from conv1d_cli import Conv1dClassifier, load_model
 # The default network (the fcn template, tests/test_estimator_defaults.py) for 3 epochs instead of
 # its 150: each of scikit-learn's checks then fits in about a second on its tiny data.
 FAST = {"train.epochs": 3}
+# These tests are about the scikit-learn API, so a small network (any length >= 1: 'same' padding
+# and global pooling) keeps them fast; the default network has tests/test_estimator_defaults.py.
+SMALL = {
+    "data": {"normalize": "standardize", "val_split": 0.0},
+    "model": {
+        "layers": [
+            {"type": "conv1d", "channels": 16, "kernel": 5, "padding": "same"},
+            {"type": "relu"},
+            {"type": "conv1d", "channels": 16, "kernel": 3, "padding": "same"},
+            {"type": "relu"},
+            {"type": "globalavgpool1d"},
+            {"type": "dense"},
+        ]
+    },
+    "optimizer": {"type": "adam", "lr": 0.01},
+    "train": {"batch_size": 32},
+    "output": {"monitor": "train_loss", "plots": False},
+}
 # scikit-learn's checks compare predictions of the same samples in another order or in other
 # batches with rtol 1e-7 (float64 rounding). In float32 a row's result depends on the BLAS
 # kernels' blocking, which differs between CPUs (6e-8 apart on an AMD EPYC), so the checks run
@@ -34,7 +52,7 @@ EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
 
 @parametrize_with_checks(
-    [Conv1dClassifier(overrides=FAST64)],
+    [Conv1dClassifier(config=SMALL, overrides=FAST64)],
     expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
 )
 def test_sklearn_estimator_checks(estimator, check):
@@ -45,7 +63,7 @@ def test_float32_predictions_ignore_sample_order_and_batches(signal_data):
     """scikit-learn's sample-order and subset invariance for the float32 network, with what
     float32 allows: another order or batch may change a row's sums by a few ulps, never more."""
     x, y = signal_data
-    model = Conv1dClassifier(overrides=FAST).fit(x, y)
+    model = Conv1dClassifier(config=SMALL, overrides=FAST).fit(x, y)
     proba = model.predict_proba(x)
     assert proba.dtype == np.float32
     order = np.random.default_rng(0).permutation(len(x))
@@ -72,13 +90,15 @@ def test_clone_keeps_parameters_and_drops_the_fit(signal_data):
 
 def test_cross_val_score_pipeline_and_grid_search(signal_data):
     x, y = signal_data
-    scores = cross_val_score(Conv1dClassifier(overrides=FAST), x, y, cv=3)
+    scores = cross_val_score(Conv1dClassifier(config=SMALL, overrides=FAST), x, y, cv=3)
     assert scores.shape == (3,) and np.all(scores > 0.5)  # three classes: chance is 1/3
     flat = x[:, 0, :]  # one channel: X (n, length)
-    pipeline = make_pipeline(FunctionTransformer(np.abs), Conv1dClassifier(overrides=FAST))
+    pipeline = make_pipeline(
+        FunctionTransformer(np.abs), Conv1dClassifier(config=SMALL, overrides=FAST)
+    )
     assert pipeline.fit(flat, y).score(flat, y) > 0.5
     search = GridSearchCV(
-        Conv1dClassifier(),
+        Conv1dClassifier(config=SMALL),
         {"overrides": [{"train.epochs": 1}, {"train.epochs": 4}], "random_state": [0, 1]},
         cv=2,
     )
@@ -90,7 +110,7 @@ def test_cross_val_score_pipeline_and_grid_search(signal_data):
 def test_labels_come_back_as_given(signal_data):
     x, y = signal_data
     codes = np.where(y == "low", 10, np.where(y == "mid", 20, 30))
-    model = Conv1dClassifier(overrides=FAST).fit(x, codes)
+    model = Conv1dClassifier(config=SMALL, overrides=FAST).fit(x, codes)
     assert model.classes_.tolist() == [10, 20, 30]
     assert set(model.predict(x).tolist()) <= {10, 20, 30}
     assert model.predict_proba(x).shape == (150, 3)
@@ -99,9 +119,9 @@ def test_labels_come_back_as_given(signal_data):
 def test_fit_writes_nothing_unless_asked(signal_data, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     x, y = signal_data
-    Conv1dClassifier(overrides=FAST).fit(x, y)
+    Conv1dClassifier(config=SMALL, overrides=FAST).fit(x, y)
     assert list(tmp_path.iterdir()) == []
-    model = Conv1dClassifier(overrides=FAST, runs_dir=tmp_path / "runs").fit(x, y)
+    model = Conv1dClassifier(config=SMALL, overrides=FAST, runs_dir=tmp_path / "runs").fit(x, y)
     assert (model.run_dir_ / "checkpoints" / "best.safetensors").is_file()
     reloaded = load_model(model.run_dir_)
     np.testing.assert_allclose(reloaded.predict_proba(x), model.predict_proba(x), atol=1e-7)
@@ -135,7 +155,7 @@ def test_config_file_and_verbose(tmp_path, capsys, signal_data):
 
 def test_bad_input_is_a_value_error(signal_data):
     x, y = signal_data
-    model = Conv1dClassifier(overrides=FAST).fit(x, y)
+    model = Conv1dClassifier(config=SMALL, overrides=FAST).fit(x, y)
     with pytest.raises(ValueError, match=r"fitted on \(2, 32\)"):
         model.predict(x[:, :, :20])
     with pytest.raises(ValueError):
