@@ -6,9 +6,11 @@ path (``conv1d_cli.inference.load``), with the normalization statistics of the t
 
     Conv1dClassifier(config="configs/mnist1d.yaml", overrides={"train.epochs": 5}).fit(X, y)
 
-X is (n, length) for one channel or (n, channels, length); y any labels scikit-learn accepts.
-The config's last dense layer gets as many units as y has classes, and ``data.view`` follows X
-(a view of the same size, such as [28, 28] for 784 values, is kept).
+``Conv1dClassifier()`` with no config trains the fcn template's network and recipe
+(``DEFAULT_CONFIG``), made for archive-sized problems. X is (n, length) for one channel or
+(n, channels, length); y any labels scikit-learn accepts. The config's last dense layer gets as
+many units as y has classes, and ``data.view`` follows X (a view of the same size, such as
+[28, 28] for 784 values, is kept).
 """
 
 from __future__ import annotations
