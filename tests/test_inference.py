@@ -156,6 +156,8 @@ def test_long_inputs_get_smaller_batches_and_bounded_memory(tmp_path):
             assert count == len(samples)
 
     small, large = traced_peak(x[:600]), traced_peak(x)
-    # Ten times the input, the same peak: one batch's activations, never the file.
-    assert large < 1.1 * small, (small, large)
-    assert large < 0.8 * x.nbytes
+    # Ten times the input, the same order of peak: one batch's activations, never the file. The
+    # bound leaves room for when the collector frees the previous batch (seen: +32% on a loaded
+    # machine); a peak that grew with the input would be ~10x.
+    assert large < 1.5 * small, (small, large)
+    assert large < 0.05 * x.nbytes
