@@ -352,3 +352,22 @@ def test_unknown_training_labels_name_a_few_and_count_the_rest():
     raw = RawData(np.zeros((9, 4)), np.array([f"l{i}" for i in range(9)]), None, None, "f", ("a",))
     with pytest.raises(DataError, match=r"labels 'l0', 'l1', 'l2', 'l3', 'l4' and 4 more are"):
         prepare(raw, DataConfig(dataset="digits", val_split=0.0), 0)
+
+
+def test_the_result_line_says_a_held_out_test_split_is_held_out(capsys):
+    from conv1d_cli.cli.app import print_training_result
+
+    from types import SimpleNamespace
+
+    summary = {
+        "status": "completed",
+        "best": {"metric": "train_loss", "value": None, "epoch": None},
+        "test": {"accuracy": 0.875, "loss": 0.5, "n": 8},
+        "test_split": {"source": "held out", "fraction": 0.2, "n": 8},
+    }
+    result = SimpleNamespace(run_dir="runs/x", summary=summary)
+    print_training_result(result, json_output=False)
+    assert "(n=8, held out of the training data)" in capsys.readouterr().out
+    summary["test_split"] = {"source": "file", "n": 8}
+    print_training_result(result, json_output=False)
+    assert "(n=8)" in capsys.readouterr().out

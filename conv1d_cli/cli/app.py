@@ -141,7 +141,7 @@ def train(
             result = training.run_training(setup)
         finally:
             reporter.close()
-        _print_training_result(result, json_output)
+        print_training_result(result, json_output)
 
 
 def _write_model_table(summary: Any, setup: Any) -> Any:
@@ -159,7 +159,8 @@ def _write_model_table(summary: Any, setup: Any) -> Any:
     return table if stderr().is_terminal else short_summary(summary, str(path))
 
 
-def _print_training_result(result: Any, json_output: bool) -> None:
+def print_training_result(result: Any, json_output: bool) -> None:
+    """The end of ``conv1d train``: run, best epoch and the test result (or one JSON object)."""
     summary = result.summary
     if json_output:
         payload = {"run_dir": str(result.run_dir), **summary}
@@ -172,8 +173,12 @@ def _print_training_result(result: Any, json_output: bool) -> None:
         out.print(f"best: {best['metric']} {best['value']:.4f} at epoch {best['epoch']}")
     test = summary.get("test")
     if test:
+        # A held-out split is not the archive's test set: say so where the result is read.
+        held_out = (summary.get("test_split") or {}).get("source") == "held out"
+        where = ", held out of the training data" if held_out else ""
         out.print(
-            f"test: accuracy {test['accuracy']:.4f}  loss {test['loss']:.4f}  (n={test['n']})"
+            f"test: accuracy {test['accuracy']:.4f}  loss {test['loss']:.4f}  "
+            f"(n={test['n']}{where})"
         )
 
 
