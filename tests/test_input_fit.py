@@ -355,9 +355,9 @@ def test_unknown_training_labels_name_a_few_and_count_the_rest():
 
 
 def test_the_result_line_says_a_held_out_test_split_is_held_out(capsys):
-    from conv1d_cli.cli.app import print_training_result
-
     from types import SimpleNamespace
+
+    from conv1d_cli.cli.app import print_training_result
 
     summary = {
         "status": "completed",
