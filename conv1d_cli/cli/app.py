@@ -215,7 +215,9 @@ def eval_(
     out.print(_per_class_table(report))
     out.print(_confusion_table(report))
     if result.run_dir is not None:
-        stderr().print(f"wrote {result.run_dir / 'eval.json'} and confusion.png", markup=False)
+        stderr().print(
+            f"wrote {result.run_dir / 'eval.json'} and confusion.png", markup=False, soft_wrap=True
+        )
 
 
 def _per_class_table(report: dict[str, Any]) -> Table:

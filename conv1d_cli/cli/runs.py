@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from conv1d_cli.cli.common import JsonOption, fail, user_errors
+from conv1d_cli.cli.common import JsonOption, fail, stderr, user_errors
 from conv1d_cli.rundir.compare import compare_runs
 from conv1d_cli.rundir.listing import format_seconds, format_started, list_runs, row_json
 
@@ -59,7 +59,8 @@ def show(runs_dir: Path, json_output: bool) -> None:
         typer.echo(json.dumps({"runs_dir": str(runs_dir), "runs": [row_json(r) for r in rows]}))
         return
     if not rows:
-        Console(stderr=True, highlight=False).print(f"no runs in {runs_dir}", markup=False)
+        # soft_wrap: a long path stays on one line (a log or a test reads it whole)
+        stderr().print(f"no runs in {runs_dir}", markup=False, soft_wrap=True)
         return
     headers = ("run", "status", "data", "epochs", "monitor", "best", "test acc", "wall", "started")
     cells = [
@@ -123,4 +124,4 @@ def compare(targets: list[str], out: Path, json_output: bool) -> None:
             typer.echo(f"  {key}: {' | '.join(values)}")
     else:
         typer.echo("config differences: none (but the run names)")
-    Console(stderr=True, highlight=False).print(f"wrote {result.out}", markup=False)
+    stderr().print(f"wrote {result.out}", markup=False, soft_wrap=True)
