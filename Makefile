@@ -13,8 +13,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Two test processes: most of the suite's time is real `conv1d` processes and waits, so two
+# processes on two cores take about half the wall time of one (docs/architecture.md, "Tests").
+TEST_PROCS ?= 2
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_PROCS)
 
 train: $(STAMP)
 	$(BIN)/conv1d train configs/mnist.yaml
