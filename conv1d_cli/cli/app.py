@@ -13,15 +13,12 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from conv1d_cli.cli.common import (  # noqa: F401 (cli._user_errors & co. stay importable)
+from conv1d_cli.cli.common import (
     CheckpointArgument,
     JsonOption,
     SetOption,
-    fail,
     stderr,
     stdout,
-    storage_error,
-    unexpected,
     user_errors,
 )
 from conv1d_cli.cli.inspection import outsize_command, summary_command

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import Field
 
 from conv1d_cli import nn
-from conv1d_cli.config.layers import plain as _leaf_kinds  # noqa: F401 (registered first)
+from conv1d_cli.config.layers import plain  # noqa: F401 (the plain kinds register first)
 from conv1d_cli.config.layers.base import (
     LAYER_SPECS,
     BuildContext,
