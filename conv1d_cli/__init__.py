@@ -6,7 +6,8 @@ Python API: ``load_model(run_dir_or_checkpoint)`` for predictions from a trained
 Packages, one role each: ``cli`` (the ``conv1d`` command), ``config`` (the YAML schema and its
 loading), ``build`` (config -> objects), ``training``, ``inference``, ``rundir`` (what a run
 leaves on disk), ``parallel`` (data-parallel workers), ``nn`` (the NumPy engine), ``data``
-(datasets) and ``sweep`` (hyperparameter search). Modules: ``errors`` (the errors a user can
+(datasets), ``task`` (classification vs regression: what differs between them) and ``sweep``
+(hyperparameter search). Modules: ``errors`` (the errors a user can
 fix), ``estimator`` (``Conv1dClassifier``), ``version`` (``__version__``, read by modules that
 must not import this package) and ``__main__`` (``python -m conv1d_cli``).
 """

@@ -64,7 +64,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
 class MemoryLog:
     """Stands in for MetricsLog: keeps the epoch rows in memory, writes no file."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, scores: tuple[str, ...] = ()) -> None:
         self.rows: list[dict[str, float]] = []
 
     def truncate_to_epoch(self, epoch: int) -> list[dict[str, float]]:
@@ -155,6 +155,9 @@ class Conv1dClassifier(ClassifierMixin, BaseEstimator):
         samples = _as_3d(X)
         cfg = self._resolve_config(samples.shape[1:], len(self.classes_))
         data = self._dataset(samples, y_index, cfg)
+        from conv1d_cli.training.setup import settle_task
+
+        cfg = settle_task(cfg, data.task, len(data.y_val) > 0)
         trainer = self._trainer(cfg, data)
         trainer.fit()
         self.model_ = LoadedModel(
@@ -202,7 +205,7 @@ class Conv1dClassifier(ClassifierMixin, BaseEstimator):
             samples, y_index, samples[:0], y_index[:0],  # an empty test split: train on all
             origin="fit(X, y)", class_names=tuple(map(str, self.classes_)),
         )  # fmt: skip
-        return prepare(raw, cfg.data, cfg.seed)
+        return prepare(raw, cfg.data, cfg.seed, task="classification")
 
     def _trainer(self, cfg: Any, data: Any) -> Trainer:
         from conv1d_cli.build.objects import build_loss, build_model, build_optimizer

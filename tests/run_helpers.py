@@ -29,7 +29,7 @@ class StopAfter(SilentReporter):
         self.signal_number = signal_number
         self.trainer = None
 
-    def step(self, batches_done, loss, accuracy, samples_per_s):
+    def step(self, batches_done, loss, score, samples_per_s):
         self.remaining -= 1
         if self.remaining == 0:
             self.trainer.request_stop(self.signal_number)

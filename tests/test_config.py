@@ -246,8 +246,8 @@ BAD = {
     ),
     "monitor needs a validation split": (
         BASE.replace("val_split: 0.2", "val_split: 0"),
-        (),
-        ["output.monitor: val_acc needs a validation split but data.val_split is 0"],
+        ("output.monitor=val_acc",),
+        ["output.monitor (--set output.monitor=val_acc): val_acc needs a validation split"],
     ),
     "name: no": (
         BASE.replace("name: base", "name: no"),

@@ -90,6 +90,7 @@ def test_shape_pass_matches_the_engine_and_shipped_configs_pass(path):
         data = SimpleNamespace(
             sample_shape=tuple(cfg.data.view),
             n_classes=n_classes,
+            n_outputs=n_classes,
             y_train=np.zeros(54_000),
             y_val=np.zeros(6_000),
             y_test=np.zeros(10_000),

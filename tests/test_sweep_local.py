@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from conv1d_cli.cli.app import app
 from conv1d_cli.config import load_config
+from conv1d_cli.training.setup import settle_task
 from tests.sweep_helpers import (
     epochs_done,
     learned,
@@ -66,6 +67,8 @@ def test_four_trial_local_sweep_leaves_every_file(tmp_path):
     trial_cfg = load_config(sweep_dir / winner["trial"] / "config.yaml")
     assert best_cfg.name == "four-best"
     assert best_cfg.output.runs_dir == str(tmp_path / "runs")
+    # best.yaml keeps the base config's `auto`s; the trial's config.yaml says what they became
+    best_cfg = settle_task(best_cfg, "classification", True)
     assert best_cfg.model_dump(exclude={"name", "output"}) == trial_cfg.model_dump(
         exclude={"name", "output"}
     )

@@ -80,7 +80,7 @@ def test_early_stopping_stops_and_records_status(tiny_config):
 
 def test_monitor_must_exist(tiny_config):
     with pytest.raises(ConfigError, match="output.monitor"):
-        setup_training(tiny_config, ["data.val_split=0"])
+        setup_training(tiny_config, ["data.val_split=0", "output.monitor=val_acc"])
     assert not (tiny_config.parent / "runs").exists()  # nothing created for a bad config
 
 

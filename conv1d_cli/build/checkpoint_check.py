@@ -37,8 +37,15 @@ class CheckedCheckpoint:
     header: CheckpointHeader
     config: Any  # the validated Config it was trained with
     sample_shape: tuple[int, int]  # (channels, length) of one input sample
-    class_names: tuple[str, ...]
+    class_names: tuple[str, ...]  # () for regression
     normalization: dict[str, Any]
+    task: str = "classification"
+    target_names: tuple[str, ...] = ()  # regression: one per output
+    target_scaling: dict[str, Any] | None = None  # regression: {"mean": [K], "std": [K]}
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.target_names) if self.task == "regression" else len(self.class_names)
 
 
 def check_checkpoint(path: Path) -> CheckedCheckpoint:
@@ -47,25 +54,53 @@ def check_checkpoint(path: Path) -> CheckedCheckpoint:
     header = read_checkpoint_header(Path(path))
     path = header.path
     cfg, shape, names, normalization = _stored_metadata(header)
+    task, target_names, scaling = _stored_task(header)
+    n_outputs = len(target_names) if task == "regression" else len(names)
+    outputs = f"{n_outputs} targets" if task == "regression" else f"{n_outputs} classes"
     available = available_memory()
     budget = math.inf if available is None else available[0]
     dtype = cfg.train.dtype
-    shapes = network_shapes(cfg.model, shape, dtype, len(names), budget)
+    shapes = network_shapes(cfg.model, shape, dtype, n_outputs, budget)
     if shapes.error is not None:
         raise CheckpointError(
             f"{path}: its config does not fit its own samples {shape}: {shapes.error}"
         )
     _compare_tensors(header, shapes)
     top = [row for row in shapes.rows if row.depth == 0]
-    if shapes.complete and top and top[-1].output_shape != (len(names),):
+    if shapes.complete and top and top[-1].output_shape != (n_outputs,):
         raise CheckpointError(
-            f"{path}: its network outputs {top[-1].output_shape} per sample but it names "
-            f"{len(names)} classes"
+            f"{path}: its network outputs {top[-1].output_shape} per sample but it names {outputs}"
         )
     itemsize = np.dtype(dtype).itemsize
     need = estimate(shapes.rows, shape, 1, False, itemsize, workspace=shapes.workspace)
     check_estimate(replace(need, stored=header.data_bytes), f"loading {path}", available)
-    return CheckedCheckpoint(header, cfg, shape, names, normalization)
+    return CheckedCheckpoint(header, cfg, shape, names, normalization, task, target_names, scaling)
+
+
+def _stored_task(header: CheckpointHeader) -> tuple[str, tuple[str, ...], dict[str, Any] | None]:
+    """(task, target names, target scaling); checkpoints from before tasks existed classify."""
+    path, data = header.path, header.meta["data"]
+    task = data.get("task", "classification")
+    if task == "classification":
+        return task, (), None
+    if task != "regression":
+        raise CheckpointError(f"{path}: stored task {_short(task)} is not one it writes")
+    names, scaling = data.get("target_names"), data.get("target_scaling")
+    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+        raise CheckpointError(f"{path}: stored target_names {_short(names)} is not a list")
+    for key in ("mean", "std"):
+        values = scaling.get(key) if isinstance(scaling, dict) else None
+        if not (
+            isinstance(values, list)
+            and len(values) == len(names)
+            and all(_finite(v) for v in values)
+            and (key == "mean" or all(v > 0 for v in values))
+        ):
+            raise CheckpointError(
+                f"{path}: stored target_scaling {key} {_short(values)} is not {len(names)} "
+                "finite numbers" + (" (all > 0)" if key == "std" else "")
+            )
+    return task, tuple(names), {"mean": scaling["mean"], "std": scaling["std"]}
 
 
 def _stored_metadata(
@@ -88,7 +123,10 @@ def _stored_metadata(
     if not (isinstance(sample, list) and len(sample) == 2 and all(map(_positive_int, sample))):
         raise CheckpointError(f"{path}: stored sample_shape {sample!r} is not [channels, length]")
     names = data.get("class_names")
-    if not (isinstance(names, list) and names and all(_is_label(name) for name in names)):
+    regression = data.get("task") == "regression"  # no classes: an empty list
+    if not (
+        isinstance(names, list) and (names or regression) and all(_is_label(name) for name in names)
+    ):
         raise CheckpointError(f"{path}: stored class_names {_short(names)} is not a list of names")
     normalization = _normalization(path, data.get("normalization"), sample[0])
     return cfg, (sample[0], sample[1]), tuple(str(name) for name in names), normalization

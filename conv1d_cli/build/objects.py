@@ -17,11 +17,13 @@ from conv1d_cli import nn
 from conv1d_cli.config.layers import BuildContext, build_sequence, fmt_shape
 from conv1d_cli.errors import ConfigError
 from conv1d_cli.parallel.dataparallel import DataParallel, cores_allowed
+from conv1d_cli.task import TASKS
 from conv1d_cli.training import optim, schedules
 
 
 def resolve_units(model_cfg: cfgs.ModelConfig, n_classes: int) -> cfgs.ModelConfig:
-    """The model config with a last ``dense`` that left ``units`` out given ``n_classes``."""
+    """The model config with a last ``dense`` that left ``units`` out given ``n_classes`` (the
+    network's output width: classes, or regression targets)."""
     last = model_cfg.layers[-1]
     if last.type not in ("dense", "linear") or last.units is not None:
         return model_cfg
@@ -35,13 +37,14 @@ def build_model(
     n_classes: int,
     rng: np.random.Generator,
     dtype: str = "float32",
+    outputs_text: str | None = None,
 ) -> nn.Sequential:
     """Build the network for samples of ``input_shape`` (C, L); every shape is checked first.
 
     Each layer builds from its own spec (``conv1d_cli/specs``); a last ``dense`` without units
     gets ``n_classes``. Raises ConfigError naming the layer's key path when a layer does not fit
     its input, when a layer's output would be empty, or when the network's output width is not
-    ``n_classes``.
+    ``n_classes`` (``outputs_text`` names it in the message: "3 classes", "1 target").
     """
     ctx = BuildContext(
         rng=rng,
@@ -54,7 +57,8 @@ def build_model(
         index = len(specs) - 1
         raise ConfigError(
             f"model.layers[{index}] ({specs[index].type}): the network outputs "
-            f"{fmt_shape(shape)} per sample but the data has {n_classes} classes; end with "
+            f"{fmt_shape(shape)} per sample but the data has "
+            f"{outputs_text or f'{n_classes} classes'}; end with "
             f"{{type: dense, units: {n_classes}}} (or leave units out)"
         )
     return model
@@ -62,6 +66,9 @@ def build_model(
 
 LOSSES: dict[str, Callable[[cfgs.LossConfig], Any]] = {
     "cross_entropy": lambda cfg: nn.SoftmaxCrossEntropy(label_smoothing=cfg.label_smoothing),
+    "mse": lambda cfg: nn.MeanSquaredError(),
+    "mae": lambda cfg: nn.MeanAbsoluteError(),
+    "huber": lambda cfg: nn.HuberLoss(delta=cfg.delta),
 }
 
 OPTIMIZERS: dict[str, type] = {
@@ -74,8 +81,10 @@ OPTIMIZERS: dict[str, type] = {
 }
 
 
-def build_loss(loss_cfg: cfgs.LossConfig) -> Any:
-    return LOSSES[loss_cfg.type](loss_cfg)
+def build_loss(loss_cfg: cfgs.LossConfig, task: str = "classification") -> Any:
+    """The loss ``loss_cfg.type`` names; ``auto`` is the task's default (see conv1d_cli/task)."""
+    kind = TASKS[task].default_loss if loss_cfg.type == "auto" else loss_cfg.type
+    return LOSSES[kind](loss_cfg)
 
 
 def build_optimizer(opt_cfg: Any) -> optim.Optimizer:

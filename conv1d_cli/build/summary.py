@@ -31,13 +31,13 @@ class ModelSummary:
 def summarize_model(config_path: Path, overrides: Sequence[str] = ()) -> ModelSummary:
     """Per-layer output shapes, parameters and multiply-accumulates for one sample."""
     cfg = resolve_config(config_path, overrides)
-    data = load_dataset(cfg.data, cfg.seed, purpose="eval")
+    data = load_dataset(cfg.data, cfg.seed, purpose="eval", task=cfg.task)
     shape = data.sample_shape
-    shape_only = summary_rows(cfg.model, shape, cfg.train.dtype, data.n_classes, cfg.name)
+    shape_only = summary_rows(cfg.model, shape, cfg.train.dtype, data.n_outputs, cfg.name)
     if shape_only is not None:  # too big to build: the same rows, computed without weights
         return _summary_of(data, *shape_only)
     rng = np.random.default_rng(cfg.seed)
-    model = build_model(cfg.model, data.sample_shape, data.n_classes, rng, cfg.train.dtype)
+    model = build_model(cfg.model, data.sample_shape, data.n_outputs, rng, cfg.train.dtype)
     return summarize(model, data)
 
 

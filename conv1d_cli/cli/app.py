@@ -173,10 +173,21 @@ def print_training_result(result: Any, json_output: bool) -> None:
         # A held-out split is not the archive's test set: say so where the result is read.
         held_out = (summary.get("test_split") or {}).get("source") == "held out"
         where = ", held out of the training data" if held_out else ""
-        out.print(
-            f"test: accuracy {test['accuracy']:.4f}  loss {test['loss']:.4f}  "
-            f"(n={test['n']}{where})"
+        out.print(f"test: {metrics_text(test)}  (n={test['n']}{where})")
+
+
+def metrics_text(result: dict[str, Any]) -> str:
+    """ "accuracy 0.9860  loss 0.0563" or "rmse 0.1445  mae 0.1085  r2 0.9942  loss 0.0050":
+    the task's metrics of a test result in its order, then the loss (n is the caller's)."""
+    names = [key for key in result if key not in ("loss", "n")]
+    exact = ("accuracy", "r2")  # bounded scores: 4 decimals; the rest have the targets' units
+    return (
+        "  ".join(
+            f"{key} {result[key]:.4f}" if key in exact else f"{key} {result[key]:.4g}"
+            for key in names
         )
+        + f"  loss {result['loss']:.4f}"
+    )
 
 
 def _json_safe(value: Any) -> Any:

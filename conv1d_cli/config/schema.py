@@ -117,7 +117,8 @@ class ModelConfig(StrictModel):
                     {
                         "loc": (*_key_path(path), "units"),
                         "message": "missing, expected an integer > 0 (only the network's last "
-                        "layer may leave units out: it becomes the number of classes)",
+                        "layer may leave units out: it becomes the number of classes or "
+                        "targets)",
                     },
                 )
         return self
@@ -125,8 +126,11 @@ class ModelConfig(StrictModel):
 
 # ---------------------------------------------------------------------------- loss, optimizer
 class LossConfig(StrictModel):
-    type: Literal["cross_entropy"] = "cross_entropy"
-    label_smoothing: UnitInterval = 0.0
+    # auto: the task's own (cross_entropy for classes, mse for regression); set when the run
+    # starts, so the run's config.yaml names the loss it trained with.
+    type: Literal["auto", "cross_entropy", "mse", "mae", "huber"] = "auto"
+    label_smoothing: UnitInterval = 0.0  # cross_entropy only
+    delta: PositiveFloat = 1.0  # huber only: quadratic within delta (standardized units)
 
 
 class _OptimizerBase(StrictModel):
@@ -224,13 +228,31 @@ class TrainConfig(StrictModel):
 
 class OutputConfig(StrictModel):
     runs_dir: str = "runs"
-    monitor: Literal["val_acc", "val_loss", "train_acc", "train_loss"] = "val_acc"
+    # auto: the task's headline metric on the validation split (val_acc, val_rmse), or
+    # train_loss when data.val_split is 0; set when the run starts.
+    monitor: Literal[
+        "auto",
+        "val_acc",
+        "val_loss",
+        "train_acc",
+        "train_loss",
+        "val_rmse",
+        "val_mae",
+        "val_r2",
+        "train_rmse",
+        "train_mae",
+        "train_r2",
+    ] = "auto"
     plots: bool = True
 
 
 class Config(StrictModel):
     name: str | None = None  # None: the config file's stem
     seed: NonNegativeInt = 0
+    # auto: regression for .ts files with @targetLabel true and for float targets that are not
+    # whole numbers (or several target columns), classification otherwise; set when the run
+    # starts (conv1d_cli/task).
+    task: Literal["auto", "classification", "regression"] = "auto"
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig
     loss: LossConfig = Field(default_factory=LossConfig)
@@ -276,7 +298,8 @@ class Config(StrictModel):
                 {
                     "loc": ("output", "monitor"),
                     "message": f"{self.output.monitor} needs a validation split but "
-                    "data.val_split is 0, allowed without one: train_acc, train_loss",
+                    "data.val_split is 0, allowed without one: auto, train_loss, train_acc "
+                    "(classes), train_rmse, train_mae, train_r2 (regression)",
                 },
             )
         return self

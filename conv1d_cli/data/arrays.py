@@ -1,7 +1,8 @@
 """Array files: the common ``mnist.npz`` and the user's own 1-D signals as ``.npz`` or ``.csv``.
 
 Signals: ``x`` (N, L) or (N, C, L) and ``y`` (N,), optionally ``x_test`` / ``y_test``; a CSV
-holds one sample per row with a header and a label column. Labels may be integers or strings.
+holds one sample per row with a header and a label column. Labels may be integers or strings
+(classes) or float targets (N,) / (N, K) (regression).
 """
 
 from __future__ import annotations
@@ -27,13 +28,24 @@ def _required(arrays: dict[str, np.ndarray], path: Path, keys: tuple[str, ...]) 
 
 
 def _labels(y: np.ndarray, path: Path, key: str, n: int) -> np.ndarray:
-    """y as (n,) integer or string labels; integral floats become integers."""
-    if y.ndim != 1 or len(y) != n:
-        raise DataError(f"{path}: {key} must have shape ({n},) to match the samples, not {y.shape}")
+    """y as (n,) integer or string labels, or float targets (n,) / (n, K) for regression;
+    integral floats become integers (the task then decides whether they are classes)."""
+    if y.ndim not in (1, 2) or len(y) != n or (y.ndim == 2 and y.dtype.kind not in "fiu"):
+        raise DataError(
+            f"{path}: {key} must have shape ({n},) or ({n}, K) numbers to match the samples, "
+            f"not {y.shape}"
+        )
     if y.dtype.kind == "f":
-        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
-            raise DataError(f"{path}: {key} holds non-integer numbers; labels are classes")
-        return y.astype(np.int64)
+        bad = ~np.isfinite(y)
+        if bad.any():
+            first = int(np.argwhere(bad.reshape(n, -1).any(axis=1))[0, 0])
+            raise DataError(
+                f"{path}: {key} holds {int(bad.sum())} NaN or infinite targets (first in row "
+                f"{first}); targets must be finite numbers"
+            )
+        if y.ndim == 1 and np.all(y == np.round(y)):
+            return y.astype(np.int64)
+        return y.astype(np.float64)
     if y.dtype.kind not in "biuUS":
         raise DataError(f"{path}: {key} has dtype {y.dtype}; labels must be integers or strings")
     return y.astype(str) if y.dtype.kind == "S" else y

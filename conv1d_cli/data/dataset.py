@@ -1,6 +1,8 @@
 """What every loader hands the trainer: split float32 arrays and training-time augmentation.
 
-Layout: samples are (N, channels, length) float32, labels (N,) int64 class indices.
+Layout: samples are (N, channels, length) float32; targets are (N,) int64 class indices for
+classification and (N, K) float32 standardized values for regression (``target_scaling`` holds
+the training split's mean and std that undo it).
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ class RawData:
     notes: tuple[str, ...] = ()  # what the reader did, for the data line (padding)
     test_source: TestSource | None = None  # None: "official" if x_test is given, else "held out"
     padded_from: tuple[int, int] | None = None  # (shortest, longest) when series were padded
+    # "regression" when the file itself says so (.ts @targetLabel true); None: from the targets
+    task_hint: str | None = None
+    target_names: tuple[str, ...] | None = None  # regression: one name per target column
 
     def test_origin(self) -> TestSource:
         """``test_source``, or the generic one for a reader that does not say."""
@@ -71,7 +76,7 @@ class Dataset:
     """Train/val/test splits ready for the network, plus what eval needs to repeat the recipe."""
 
     x_train: np.ndarray  # (N_train, C, L) float32
-    y_train: np.ndarray  # (N_train,) int64
+    y_train: np.ndarray  # (N_train,) int64 classes, or (N_train, K) float32 standardized targets
     x_val: np.ndarray
     y_val: np.ndarray
     x_test: np.ndarray
@@ -88,6 +93,10 @@ class Dataset:
     # "fraction", "n", "reason"} (see TestSource); saved in summary.json and the checkpoint.
     test_split: dict[str, Any] = field(default_factory=dict)
     padded: bool = False  # the series had unequal lengths and were padded (predict may pad)
+    task: str = "classification"  # a key of conv1d_cli.task.TASKS
+    # Regression: {"mean": [K], "std": [K]} of the training targets; y = value * std + mean.
+    target_scaling: dict[str, Any] | None = None
+    target_names: tuple[str, ...] = ()  # regression: one name per output ("target" for one)
 
     @property
     def sample_shape(self) -> tuple[int, int]:
@@ -97,6 +106,11 @@ class Dataset:
     @property
     def n_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def n_outputs(self) -> int:
+        """The network's output width: one per class, or one per regression target."""
+        return len(self.target_names) if self.task == "regression" else len(self.class_names)
 
     def augment(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A randomly shifted, scaled and noised copy of a training batch x (B, C, L); x is kept.

@@ -17,6 +17,8 @@ from conv1d_cli.data.dataset import Dataset, RawData, TestSource
 from conv1d_cli.data.missing import FILL_HINT, fill_missing
 from conv1d_cli.data.normalization import apply_normalization, fit_normalization, raw_zero
 from conv1d_cli.errors import DataError
+from conv1d_cli.task import TASKS
+from conv1d_cli.task.regression import fit_target_scaling, standardize
 
 Purpose = Literal["train", "eval"]
 
@@ -29,8 +31,14 @@ def prepare(
     purpose: Purpose = "train",
     normalization: dict[str, Any] | None = None,
     class_names: list[str] | tuple[str, ...] | None = None,
+    task: str = "auto",
+    target_scaling: dict[str, Any] | None = None,
 ) -> Dataset:
-    """Apply the config's recipe to ``raw``; every problem is a DataError naming file or key."""
+    """Apply the config's recipe to ``raw``; every problem is a DataError naming file or key.
+
+    ``task`` is the config's (``auto`` decides from the data, see ``choose_task``) or, with
+    ``target_scaling``, the checkpoint's when evaluating or resuming.
+    """
     x_pool, y_pool = _limited(raw.x_train, cfg.limit), _limited(raw.y_train, cfg.limit)
     x_test = None if raw.x_test is None else _limited(raw.x_test, cfg.limit)
     y_test = None if raw.y_test is None else _limited(raw.y_test, cfg.limit)
@@ -42,9 +50,16 @@ def prepare(
         if x is not None:
             _check_finite(x, raw.origin, name)
 
-    names = _class_names(raw, y_pool, class_names)
-    y_pool = _label_indices(y_pool, names, raw)
-    y_test = None if y_test is None else _label_indices(y_test, names, raw)
+    task = choose_task(raw, y_pool if len(y_pool) else y_test, task)
+    regression = task == "regression"
+    if regression:
+        names: list[str] = []
+        y_pool = _targets(y_pool, raw, "targets")
+        y_test = None if y_test is None else _targets(y_test, raw, "test targets")
+    else:
+        names = _class_names(raw, y_pool, class_names)
+        y_pool = _label_indices(y_pool, names, raw)
+        y_test = None if y_test is None else _label_indices(y_test, names, raw)
 
     channels, length = cfg.view if cfg.view is not None else raw.sample_shape
     x_pool = _viewed(x_pool, channels, length, raw)
@@ -52,13 +67,17 @@ def prepare(
 
     origin = raw.test_origin()
     held_out = x_test is None
-    if held_out:  # no official test split: hold one out, stratified and seeded
+    if held_out:  # no official test split: hold one out, stratified (classes) and seeded
         x_pool, x_test, y_pool, y_test = _split(x_pool, y_pool, cfg.test_split, seed, "test", names)
     test_split, test_text = _test_split(origin, held_out, cfg.test_split, len(y_test))
     x_val, y_val = x_pool[:0], y_pool[:0]
     if cfg.val_split > 0 and len(x_pool):
         x_pool, x_val, y_pool, y_val = _split(x_pool, y_pool, cfg.val_split, seed, "val", names)
-    if purpose == "train":
+    if regression:  # the network learns standardized targets: one lr suits any unit
+        target_scaling = target_scaling or fit_target_scaling(y_pool if len(y_pool) else y_test)
+        _check_outputs(target_scaling, y_pool, raw)
+        y_pool, y_val, y_test = (standardize(y, target_scaling) for y in (y_pool, y_val, y_test))
+    if purpose == "train" and not regression:
         missing = sorted(set(range(len(names))) - set(np.unique(y_pool).tolist()))
         if missing:
             raise DataError(
@@ -74,6 +93,8 @@ def prepare(
     _check_channels(stats, channels, raw)
     normalized = [apply_normalization(x, stats) for x in (x_pool, x_val, x_test)]
     notes = "".join(f"; {note}" for note in (*raw.notes, test_text))
+    target_names = _target_names(raw, y_pool.shape[1]) if regression else ()
+    n_outputs = len(target_names) if regression else len(names)
     return Dataset(
         x_train=normalized[0],
         y_train=y_pool,
@@ -85,7 +106,8 @@ def prepare(
         normalization=stats,
         description=(
             f"{raw.origin}: {len(y_pool)} train / {len(y_val)} val / {len(y_test)} test samples "
-            f"of shape ({channels}, {length}), {len(names)} classes, "
+            f"of shape ({channels}, {length}), "
+            f"{TASKS[task].describe_targets(n_outputs, target_names)}, "
             f"normalize {stats['method']}{notes}"
         ),
         image_shape=raw.image_shape,
@@ -95,7 +117,68 @@ def prepare(
         fill=raw_zero(stats),
         test_split=test_split,
         padded=raw.padded_from is not None,
+        task=task,
+        target_scaling=target_scaling if regression else None,
+        target_names=target_names,
     )
+
+
+def choose_task(raw: RawData, y: np.ndarray | None, requested: str) -> str:
+    """``requested`` when it is a task; for ``auto``: regression when the file says so (.ts
+    @targetLabel true), for several target columns and for float targets that are not whole
+    numbers (readers turn whole floats into integers), classification otherwise."""
+    if requested != "auto":
+        return requested
+    if raw.task_hint is not None:
+        return raw.task_hint
+    y = np.asarray(y if y is not None else [])
+    return "regression" if y.ndim == 2 or y.dtype.kind == "f" else "classification"
+
+
+def _targets(y: np.ndarray, raw: RawData, what: str) -> np.ndarray:
+    """Regression targets as (N, K) float64; labels that are not numbers are a DataError."""
+    y = np.asarray(y)
+    if y.dtype.kind in "US":
+        try:
+            y = y.astype(np.float64)
+        except ValueError:
+            bad = next(v for v in y.reshape(-1).tolist() if not _is_number(v))
+            raise DataError(
+                f"{raw.origin}: {what} must be numbers for task regression, found {bad!r}; "
+                "set task: classification for named classes"
+            ) from None
+    if y.dtype.kind not in "biuf":
+        raise DataError(f"{raw.origin}: {what} have dtype {y.dtype}; regression needs numbers")
+    y = y.astype(np.float64)
+    y = y[:, None] if y.ndim == 1 else y
+    if not np.isfinite(y).all():
+        first = int(np.argwhere(~np.isfinite(y).all(axis=1))[0, 0])
+        raise DataError(f"{raw.origin}: {what} hold NaN or infinite values (first in row {first})")
+    return y
+
+
+def _is_number(text: Any) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _target_names(raw: RawData, k: int) -> tuple[str, ...]:
+    """One name per regression output: the reader's, else "target" / "target_0".."target_K-1"."""
+    if raw.target_names is not None and len(raw.target_names) == k:
+        return tuple(raw.target_names)
+    return ("target",) if k == 1 else tuple(f"target_{i}" for i in range(k))
+
+
+def _check_outputs(scaling: dict[str, Any], y: np.ndarray, raw: RawData) -> None:
+    """Stored target statistics must have one mean and std per target column of the data."""
+    if len(scaling["mean"]) != y.shape[1]:
+        raise DataError(
+            f"{raw.origin}: the network predicts {len(scaling['mean'])} targets but the data "
+            f"has {y.shape[1]} target columns"
+        )
 
 
 def _test_split(
@@ -203,6 +286,13 @@ def _split(
     """(x_keep, x_part, y_keep, y_part): a stratified, seeded split off ``fraction`` of x."""
     key = f"data.{part}_split"
     n_part = int(np.ceil(fraction * len(y)))
+    if not names:  # regression: a seeded shuffle split (nothing to stratify by)
+        if n_part >= len(y):
+            raise DataError(
+                f"{key}: {fraction} of {len(y)} samples leaves none on the other side; "
+                f"change {key} or data.limit"
+            )
+        return train_test_split(x, y, test_size=n_part, random_state=seed)
     counts = np.bincount(y, minlength=len(names))
     present = int(np.count_nonzero(counts))
     if n_part < present or len(y) - n_part < present or counts[counts > 0].min() < 2:

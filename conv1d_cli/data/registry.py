@@ -133,13 +133,23 @@ def load_dataset(
     purpose: Purpose = "train",
     normalization: dict[str, Any] | None = None,
     class_names: list[str] | tuple[str, ...] | None = None,
+    task: str = "auto",
+    target_scaling: dict[str, Any] | None = None,
 ) -> Dataset:
     """Read, check, split and normalize the data a config names.
 
     ``purpose="eval"`` may skip a training split it does not need (IDX reads only t10k);
-    ``normalization`` and ``class_names`` come from a checkpoint when evaluating or resuming.
+    ``normalization``, ``class_names``, ``task`` and ``target_scaling`` come from a checkpoint
+    when evaluating or resuming (``task`` from the config otherwise).
     """
     raw = read_raw(cfg, purpose)
     return prepare(
-        raw, cfg, seed, purpose=purpose, normalization=normalization, class_names=class_names
+        raw,
+        cfg,
+        seed,
+        purpose=purpose,
+        normalization=normalization,
+        class_names=class_names,
+        task=task,
+        target_scaling=target_scaling,
     )

@@ -67,9 +67,9 @@ def evaluate_checkpoint(target: Path, overrides: Sequence[str] = ()) -> EvalResu
     predictions = np.argmax(logits, axis=1)
     result = Evaluation(
         build_loss(cfg.loss).forward(logits, data.y_test),
-        float(np.mean(predictions == data.y_test)),
         len(data.y_test),
-        predictions,
+        {"acc": float(np.mean(predictions == data.y_test))},
+        logits,
     )
     names = list(loaded.class_names)
     details = per_class_report(data.y_test, result.predictions, names)

@@ -233,7 +233,7 @@ def load_model(target: str | Path, which: str = "best") -> LoadedModel:
     checkpoint = load_checkpoint(path, checked.header)
     cfg, shape, names = checked.config, checked.sample_shape, checked.class_names
     rng = np.random.default_rng(cfg.seed)
-    model = build_model(cfg.model, shape, len(names), rng, cfg.train.dtype)
+    model = build_model(cfg.model, shape, checked.n_outputs, rng, cfg.train.dtype)
     load_weights(model, checkpoint)
     return LoadedModel(
         model,

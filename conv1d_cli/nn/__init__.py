@@ -6,7 +6,7 @@ Activations may be stored channel-major (see functional.py); layers accept any s
 - ``conv``: Conv1d, the course's SimpleConv1d, max/average/global-average pooling.
 - ``batchnorm``: BatchNorm1d; ``blocks``: Residual and Parallel (layer lists; they nest).
 - ``model``: ``Sequential`` and its qualified parameter names; ``losses``: softmax
-  cross-entropy.
+  cross-entropy and the regression losses (mean squared, mean absolute, Huber).
 - ``functional``: strided windows and the convolution's arithmetic; ``padding``: output sizes
   and every padding rule; ``blas``: ``out += a @ b`` through NumPy's own OpenBLAS (ctypes).
 - ``init``: weight initializers.
@@ -69,7 +69,12 @@ from conv1d_cli.nn.layers import (
     Sigmoid,
     Tanh,
 )
-from conv1d_cli.nn.losses import SoftmaxCrossEntropy
+from conv1d_cli.nn.losses import (
+    HuberLoss,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    SoftmaxCrossEntropy,
+)
 from conv1d_cli.nn.model import LayerInfo, Sequential
 
 __all__ = [
@@ -84,12 +89,15 @@ __all__ = [
     "Dropout",
     "Flatten",
     "GlobalAvgPool1d",
+    "HuberLoss",
     "Initializer",
     "Layer",
     "LayerInfo",
     "LeakyReLU",
     "Linear",
     "MaxPool1d",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
     "Parallel",
     "ReLU",
     "Residual",

@@ -14,16 +14,13 @@ from conv1d_cli.rundir.atomic import (
     writing,
 )
 
-METRIC_COLUMNS = (
-    "epoch",
-    "train_loss",
-    "train_acc",
-    "val_loss",
-    "val_acc",
-    "lr",
-    "epoch_seconds",
-    "samples_per_s",
-)
+CLASSIFICATION_SCORES = ("train_loss", "train_acc", "val_loss", "val_acc")
+METRIC_COLUMNS = ("epoch", *CLASSIFICATION_SCORES, "lr", "epoch_seconds", "samples_per_s")
+
+
+def metric_columns(scores: tuple[str, ...]) -> tuple[str, ...]:
+    """metrics.csv's header: epoch, the task's train/val columns, lr, time and throughput."""
+    return ("epoch", *scores, "lr", "epoch_seconds", "samples_per_s")
 
 
 class MetricsLog:
@@ -32,11 +29,13 @@ class MetricsLog:
     Rows are appended and fsynced every epoch so a killed run keeps what it measured.
     """
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, scores: tuple[str, ...] = CLASSIFICATION_SCORES) -> None:
+        """``scores``: the task's columns between epoch and lr (``Task.columns()``)."""
         self.csv_path = Path(run_dir) / "metrics.csv"
         self.log_path = Path(run_dir) / "train.log"
+        self.columns = metric_columns(scores)
         if not self.csv_path.exists():
-            atomic_write_text(self.csv_path, ",".join(METRIC_COLUMNS) + "\n")
+            atomic_write_text(self.csv_path, ",".join(self.columns) + "\n")
 
     def read_rows(self) -> list[dict[str, float]]:
         with self.csv_path.open(newline="") as handle:
@@ -49,15 +48,15 @@ class MetricsLog:
         """Keep the rows of epochs <= ``epoch`` (resume continues from there); return them."""
         rows = [row for row in self.read_rows() if int(row["epoch"]) <= epoch]
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(buffer, fieldnames=self.columns, lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({key: _format_cell(row[key]) for key in METRIC_COLUMNS})
+            writer.writerow({key: _format_cell(row[key]) for key in self.columns})
         atomic_write_text(self.csv_path, buffer.getvalue())
         return rows
 
     def append(self, row: Mapping[str, float], line: str) -> None:
-        cells = ",".join(_format_cell(row.get(key, float("nan"))) for key in METRIC_COLUMNS)
+        cells = ",".join(_format_cell(row.get(key, float("nan"))) for key in self.columns)
         for path, text in ((self.csv_path, cells), (self.log_path, line)):
             with writing(path):
                 _append_line(path, text)

@@ -2,6 +2,7 @@
 
 - ``setup``: config -> validated, ready-to-train run (or a run resumed from its checkpoint).
 - ``loop``: the ``Trainer``: epochs, validation, best/last checkpoints, early stopping, interrupts.
+- ``state``: ``LoopState`` (position and running sums, saved for exact resume), ``RunResult``.
 - ``optim``: optimizers with PyTorch's update rules; ``optim_flat``: one step on flat vectors.
 - ``schedules``: learning-rate schedules as pure functions of the step.
 - ``report``: evaluation metrics (loss, accuracy, per class) and the curves/confusion plots.

@@ -168,7 +168,7 @@ def stuck_warning(model: Any, data: Any, cfg: Any, epoch: int, train_acc: float)
 def warn_if_stuck(trainer: Any, row: dict[str, float]) -> None:
     """The trainer's hook after each epoch: at the check epoch, warn on stderr and in train.log."""
     state = trainer.state
-    if not check_due(state.epoch, state.step, trainer.steps_per_epoch):
+    if "train_acc" not in row or not check_due(state.epoch, state.step, trainer.steps_per_epoch):
         return
     line = stuck_warning(trainer.model, trainer.data, trainer.cfg, state.epoch, row["train_acc"])
     if line is None:

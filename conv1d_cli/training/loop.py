@@ -12,7 +12,6 @@ import math
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,50 +26,12 @@ from conv1d_cli.rundir.checkpoints import Checkpoint, save_checkpoint
 from conv1d_cli.rundir.layout import json_safe, read_started, versions
 from conv1d_cli.rundir.metrics_log import MetricsLog
 from conv1d_cli.rundir.status import RunStatus
+from conv1d_cli.task import TASKS, add_tallies, higher_is_better
 from conv1d_cli.training.diagnostics import warn_if_stuck
 from conv1d_cli.training.progress import Reporter, SilentReporter, format_epoch_line
 from conv1d_cli.training.report import curves_title, evaluate, plot_curves
+from conv1d_cli.training.state import LoopState, RunResult
 from conv1d_cli.training.stopsignals import stop_on_signals
-
-HIGHER_IS_BETTER = {"val_acc": True, "train_acc": True, "val_loss": False, "train_loss": False}
-
-
-@dataclass
-class LoopState:
-    """Everything besides weights, optimizer state and the generator that a resume needs."""
-
-    epoch: int = 0  # epochs completed
-    step: int = 0  # optimizer steps taken (the schedule is a function of it)
-    best_value: float | None = None
-    best_epoch: int = 0
-    bad_epochs: int = 0  # epochs without improvement, for early stopping
-    status: str = RunStatus.RUNNING
-    wall_seconds: float = 0.0  # over all sessions of this run
-    # Inside an interrupted epoch: the next batch and the running sums of the epoch so far.
-    batch: int = 0
-    loss_sum: float = 0.0
-    correct: int = 0
-    seen: int = 0
-    seconds: float = 0.0
-    order: np.ndarray | None = field(default=None, repr=False)  # the epoch's sample order
-
-    def to_meta(self) -> dict[str, Any]:
-        meta = asdict(self)
-        meta.pop("order")
-        return meta
-
-    @classmethod
-    def from_checkpoint(cls, checkpoint: Checkpoint) -> LoopState:
-        state = cls(**checkpoint.meta["state"])
-        state.order = checkpoint.extra.get("order")
-        return state
-
-
-@dataclass
-class RunResult:
-    run_dir: Path
-    status: str
-    summary: dict[str, Any]
 
 
 class Trainer:
@@ -109,7 +70,8 @@ class Trainer:
         self.schedule = build_schedule(
             cfg.schedule, cfg.optimizer.lr, self.steps_per_epoch, cfg.train.epochs
         )
-        self.metrics = self.metrics_log_type(self.run_dir)
+        self.task = TASKS[data.task]
+        self.metrics = self.metrics_log_type(self.run_dir, self.task.columns())
         self.rows = self.metrics.truncate_to_epoch(self.state.epoch)
         self.stop_signal: int | None = None
         self.checkpoints = self.run_dir / "checkpoints"
@@ -185,23 +147,20 @@ class Trainer:
         epoch = state.epoch + 1
         if state.order is None:  # a fresh epoch (not the rest of an interrupted one)
             state.order = self.rng.permutation(self.n_train)
-            state.batch, state.loss_sum, state.correct, state.seen, state.seconds = (
-                0,
-                0.0,
-                0,
-                0,
-                0.0,
-            )
+            state.batch, state.loss_sum, state.tally, state.seen, state.seconds = 0, 0.0, {}, 0, 0.0
         self.model.train()
-        self.reporter.epoch_start(epoch, self.cfg.train.epochs, self.steps_per_epoch, state.batch)
+        self.reporter.epoch_start(
+            epoch, self.cfg.train.epochs, self.steps_per_epoch, state.batch, self.task.metrics
+        )
+        scaling = self.data.target_scaling
         x_all, y_all = self.data.x_train, self.data.y_train
         while state.batch < self.steps_per_epoch:
             started = time.perf_counter()
             index = state.order[state.batch * self.batch_size : (state.batch + 1) * self.batch_size]
             x = self.data.augment(x_all[index], self.rng).astype(self.dtype, copy=False)
             y = y_all[index]
-            logits = self.model.forward(x)
-            loss = float(self.loss_fn.forward(logits, y))
+            outputs = self.model.forward(x)
+            loss = float(self.loss_fn.forward(outputs, y))
             if not math.isfinite(loss):
                 self._diverged(epoch, loss)
             self.model.backward(self.loss_fn.backward(), input_grad=False)
@@ -210,26 +169,34 @@ class Trainer:
             state.step += 1
             state.batch += 1
             state.loss_sum += loss * len(y)
-            state.correct += int(np.count_nonzero(np.argmax(logits, axis=1) == y))
+            add_tallies(state.tally, self.task.tally(outputs, y, scaling))
             state.seen += len(y)
             state.seconds += time.perf_counter() - started
+            scores = self.task.scores(state.tally, state.seen, scaling)
             self.reporter.step(
                 state.batch,
                 state.loss_sum / state.seen,
-                state.correct / state.seen,
+                scores[self.task.metrics[0]],
                 state.seen / max(state.seconds, 1e-9),
             )
             if self.stop_signal is not None and state.batch < self.steps_per_epoch:
                 self._interrupt()
         val = evaluate(
-            self.model, self.loss_fn, self._x_val, self.data.y_val, self.cfg.train.eval_batch_size
+            self.model,
+            self.loss_fn,
+            self._x_val,
+            self.data.y_val,
+            self.cfg.train.eval_batch_size,
+            self.task,
+            scaling,
         )
+        train = self.task.scores(state.tally, state.seen, scaling)
         return {
             "epoch": epoch,
             "train_loss": state.loss_sum / state.seen,
-            "train_acc": state.correct / state.seen,
+            **{f"train_{name}": value for name, value in train.items()},
             "val_loss": val.loss,
-            "val_acc": val.accuracy,
+            **{f"val_{name}": value for name, value in val.scores.items()},
             "lr": float(self.optimizer.lr),
             "epoch_seconds": state.seconds,
             "samples_per_s": state.seen / max(state.seconds, 1e-9),
@@ -262,7 +229,7 @@ class Trainer:
             return True
         es = self.cfg.train.early_stopping
         min_delta = es.min_delta if es else 0.0
-        if HIGHER_IS_BETTER[self.cfg.output.monitor]:
+        if higher_is_better(self.cfg.output.monitor):
             return value > best + min_delta
         return value < best - min_delta
 
@@ -334,8 +301,10 @@ class Trainer:
             self.data.x_test.astype(self.dtype, copy=False),
             self.data.y_test,
             self.cfg.train.eval_batch_size,
+            self.task,
+            self.data.target_scaling,
         )
-        return {"loss": result.loss, "accuracy": result.accuracy, "n": result.n}
+        return result.test_metrics()
 
     # --------------------------------------------------------------------------- files
     def _save(self, kind: str, row: dict[str, float]) -> None:
@@ -355,6 +324,9 @@ class Trainer:
                 # predict pads shorter series only for a run trained on padded ones (issue 22)
                 "padded": self.data.padded,
                 "test_split": self.data.test_split,
+                "task": self.data.task,
+                "target_scaling": self.data.target_scaling,
+                "target_names": list(self.data.target_names),
             },
         }
         extra = {"order": state.order} if state.order is not None else {}

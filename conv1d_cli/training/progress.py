@@ -19,29 +19,46 @@ from rich.progress import (
 )
 from rich.table import Table
 
-COLUMNS = (
-    ("epoch", 7, "{}"),
-    ("train_loss", 10, "{:.4f}"),
-    ("train_acc", 9, "{:.4f}"),
-    ("val_loss", 9, "{:.4f}"),
-    ("val_acc", 8, "{:.4f}"),
-    ("lr", 9, "{:.3g}"),
-    ("epoch_seconds", 8, "{:.1f}"),
-    ("samples_per_s", 10, "{:,.0f}"),
-)
 HEADERS = {"epoch_seconds": "time (s)", "samples_per_s": "samples/s"}
+
+
+def table_columns(metrics: tuple[str, ...] = ("acc",)) -> tuple[tuple[str, int, str], ...]:
+    """(key, width, format) of the per-epoch table for a task's ``metrics`` ("acc" or "rmse",
+    "mae", "r2"): epoch, train loss and metrics, validation loss and metrics, lr, time, speed.
+    Regression values take 4 significant digits (targets have any unit)."""
+    fmt = {"acc": "{:.4f}", "r2": "{:.4f}"}
+    scores = [
+        (f"{split}_{name}", max(8, len(split) + len(name) + 1), fmt.get(name, "{:.4g}"))
+        for split in ("train", "val")
+        for name in ("loss", *metrics)
+    ]
+    return (
+        ("epoch", 7, "{}"),
+        *scores,
+        ("lr", 9, "{:.3g}"),
+        ("epoch_seconds", 8, "{:.1f}"),
+        ("samples_per_s", 10, "{:,.0f}"),
+    )
+
+
+COLUMNS = table_columns()
 
 
 class Reporter(Protocol):
     """Where the loop sends progress; the CLI renders it (rich bar, plain lines or nothing)."""
 
     def epoch_start(
-        self, epoch: int, epochs: int, total_batches: int, done_batches: int
-    ) -> None: ...
+        self,
+        epoch: int,
+        epochs: int,
+        total_batches: int,
+        done_batches: int,
+        metrics: tuple[str, ...] = ("acc",),
+    ) -> None:
+        """``metrics``: the task's per-epoch metrics; the first is ``step``'s ``score``."""
 
-    def step(
-        self, batches_done: int, loss: float, accuracy: float, samples_per_s: float
-    ) -> None: ...
+    def step(self, batches_done: int, loss: float, score: float, samples_per_s: float) -> None:
+        """The running training loss and headline metric of the epoch so far."""
 
     def epoch_end(self, row: dict[str, float], line: str, improved: bool) -> None: ...
 
@@ -51,10 +68,17 @@ class Reporter(Protocol):
 class SilentReporter:
     """A Reporter that shows nothing (tests, ``--quiet``)."""
 
-    def epoch_start(self, epoch: int, epochs: int, total_batches: int, done_batches: int) -> None:
+    def epoch_start(
+        self,
+        epoch: int,
+        epochs: int,
+        total_batches: int,
+        done_batches: int,
+        metrics: tuple[str, ...] = ("acc",),
+    ) -> None:
         pass
 
-    def step(self, batches_done: int, loss: float, accuracy: float, samples_per_s: float) -> None:
+    def step(self, batches_done: int, loss: float, score: float, samples_per_s: float) -> None:
         pass
 
     def epoch_end(self, row: dict[str, float], line: str, improved: bool) -> None:
@@ -67,9 +91,10 @@ class SilentReporter:
 def format_epoch_line(row: dict[str, float], epochs: int, improved: bool) -> str:
     """The plain per-epoch line (non-terminal output and train.log)."""
     parts = [f"epoch {int(row['epoch'])}/{epochs}"]
-    for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
-        if not math.isnan(row[key]):
-            parts.append(f"{key} {row[key]:.4f}")
+    for key, value in row.items():  # the task's train_/val_ columns, in the row's order
+        if key.startswith(("train_", "val_")) and not math.isnan(value):
+            exact = key.endswith(("_loss", "_acc", "_r2"))  # else regression units: 4 digits
+            parts.append(f"{key} {value:.4f}" if exact else f"{key} {value:.4g}")
     parts.append(f"lr {row['lr']:.3g}")
     parts.append(f"{row['epoch_seconds']:.1f}s")
     parts.append(f"{row['samples_per_s']:,.0f} samples/s")
@@ -84,10 +109,17 @@ class PlainReporter:
     def __init__(self, console: Console) -> None:
         self.console = console
 
-    def epoch_start(self, epoch: int, epochs: int, total_batches: int, done_batches: int) -> None:
+    def epoch_start(
+        self,
+        epoch: int,
+        epochs: int,
+        total_batches: int,
+        done_batches: int,
+        metrics: tuple[str, ...] = ("acc",),
+    ) -> None:
         pass
 
-    def step(self, batches_done: int, loss: float, accuracy: float, samples_per_s: float) -> None:
+    def step(self, batches_done: int, loss: float, score: float, samples_per_s: float) -> None:
         pass
 
     def epoch_end(self, row: dict[str, float], line: str, improved: bool) -> None:
@@ -109,7 +141,9 @@ class RichReporter(PlainReporter):
             TextColumn("[bold]epoch {task.fields[epoch]}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.4f}  acc {task.fields[acc]:.4f}"),
+            TextColumn(
+                "loss {task.fields[loss]:.4f}  {task.fields[metric]} {task.fields[score]:.4g}"
+            ),
             TextColumn("{task.fields[speed]:>8,.0f} samples/s"),
             TimeRemainingColumn(),
             console=console,
@@ -117,10 +151,19 @@ class RichReporter(PlainReporter):
         )
         self.task: Any = None
         self.header_printed = False
+        self.columns = COLUMNS
 
-    def epoch_start(self, epoch: int, epochs: int, total_batches: int, done_batches: int) -> None:
+    def epoch_start(
+        self,
+        epoch: int,
+        epochs: int,
+        total_batches: int,
+        done_batches: int,
+        metrics: tuple[str, ...] = ("acc",),
+    ) -> None:
         if not self.header_printed:
-            self.console.print(_header(), style="bold", highlight=False)
+            self.columns = table_columns(metrics)
+            self.console.print(_header(self.columns), style="bold", highlight=False)
             self.header_printed = True
         if not self.progress.live.is_started:
             self.progress.start()
@@ -130,20 +173,21 @@ class RichReporter(PlainReporter):
             completed=done_batches,
             epoch=f"{epoch}/{epochs}",
             loss=float("nan"),
-            acc=float("nan"),
+            metric=metrics[0],
+            score=float("nan"),
             speed=0.0,
         )
 
-    def step(self, batches_done: int, loss: float, accuracy: float, samples_per_s: float) -> None:
+    def step(self, batches_done: int, loss: float, score: float, samples_per_s: float) -> None:
         self.progress.update(
-            self.task, completed=batches_done, loss=loss, acc=accuracy, speed=samples_per_s
+            self.task, completed=batches_done, loss=loss, score=score, speed=samples_per_s
         )
 
     def epoch_end(self, row: dict[str, float], line: str, improved: bool) -> None:
         if self.task is not None:
             self.progress.remove_task(self.task)
             self.task = None
-        text = _row(row) + ("  [green]*best[/green]" if improved else "")
+        text = _row(row, self.columns) + ("  [green]*best[/green]" if improved else "")
         self.console.print(text, highlight=False)
 
     def close(self) -> None:
@@ -158,13 +202,13 @@ class QuietReporter(PlainReporter):
         pass
 
 
-def _header() -> str:
-    return "  ".join(f"{HEADERS.get(key, key):>{width}}" for key, width, _ in COLUMNS)
+def _header(columns: tuple[tuple[str, int, str], ...]) -> str:
+    return "  ".join(f"{HEADERS.get(key, key):>{width}}" for key, width, _ in columns)
 
 
-def _row(row: dict[str, float]) -> str:
+def _row(row: dict[str, float], columns: tuple[tuple[str, int, str], ...]) -> str:
     cells = []
-    for key, width, fmt in COLUMNS:
+    for key, width, fmt in columns:
         value = row.get(key, float("nan"))
         text = "-" if isinstance(value, float) and math.isnan(value) else fmt.format(value)
         if key == "epoch":

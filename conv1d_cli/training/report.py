@@ -11,41 +11,68 @@ from typing import Any
 import numpy as np
 
 from conv1d_cli.rundir.atomic import atomic_write_bytes
+from conv1d_cli.task import TASKS, Task
 
 
 @dataclass
 class Evaluation:
-    """Loss and accuracy of a model on one split, with its predictions (N,)."""
+    """Loss and the task's metrics of a model on one split, with its raw outputs (N, K)."""
 
     loss: float
-    accuracy: float
     n: int
-    predictions: np.ndarray = field(repr=False)
+    scores: dict[str, float]  # the task's metrics: {"acc": ...} or {"rmse", "mae", "r2"}
+    outputs: np.ndarray = field(repr=False)  # logits, or standardized regression outputs
+
+    @property
+    def accuracy(self) -> float:
+        """Classification only: the share of samples whose largest logit is the label."""
+        return self.scores["acc"]
+
+    @property
+    def predictions(self) -> np.ndarray:
+        """Classification only: (N,) predicted class indices."""
+        return np.argmax(self.outputs, axis=1)
+
+    def test_metrics(self) -> dict[str, float]:
+        """summary.json's ``test``: loss, the metrics ("acc" spelled "accuracy") and n."""
+        named = {"accuracy" if k == "acc" else k: v for k, v in self.scores.items()}
+        return {"loss": self.loss, **named, "n": self.n}
 
 
-def evaluate(model: Any, loss_fn: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> Evaluation:
-    """Mean loss and accuracy of ``model`` on x (N, C, L), y (N,), in eval mode, batch by batch.
+def evaluate(
+    model: Any,
+    loss_fn: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    task: Task | None = None,
+    scaling: dict[str, Any] | None = None,
+) -> Evaluation:
+    """Mean loss and the task's metrics (classification when None) of ``model`` on x (N, C, L)
+    and targets y, in eval mode, batch by batch; ``scaling``: regression's target statistics.
 
     The model's training/eval mode is restored afterwards.
     """
+    task = task or TASKS["classification"]
     n = len(y)
     if n == 0:
-        return Evaluation(float("nan"), float("nan"), 0, np.empty(0, dtype=np.int64))
+        return Evaluation(float("nan"), 0, task.scores({}, 0, scaling), np.empty((0, 0)))
     was_training = model.training
     model.eval()
     loss_sum = 0.0
-    predictions = np.empty(n, dtype=np.int64)
+    parts = []
     try:
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
-            logits = model.forward(x[start:stop])
+            outputs = model.forward(x[start:stop])
             # The loss averages over its batch; weight by batch size for the mean over all N.
-            loss_sum += float(loss_fn.forward(logits, y[start:stop])) * (stop - start)
-            predictions[start:stop] = np.argmax(logits, axis=1)
+            loss_sum += float(loss_fn.forward(outputs, y[start:stop])) * (stop - start)
+            parts.append(np.array(outputs, copy=True))  # a layer may reuse its output buffer
     finally:
         model.train(was_training)
-    accuracy = float(np.mean(predictions == y))
-    return Evaluation(loss_sum / n, accuracy, n, predictions)
+    outputs = np.concatenate(parts)
+    scores = task.scores(task.tally(outputs, y, scaling), n, scaling)
+    return Evaluation(loss_sum / n, n, scores, outputs)
 
 
 def per_class_report(

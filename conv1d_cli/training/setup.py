@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,8 +28,10 @@ from conv1d_cli.rundir.atomic import atomic_write_text
 from conv1d_cli.rundir.checkpoints import load_checkpoint, load_weights, resolve_checkpoint
 from conv1d_cli.rundir.layout import check_runs_dir_writable, create_run_dir, run_dir_of
 from conv1d_cli.rundir.lock import RunLock, acquire_run_lock
-from conv1d_cli.training.loop import LoopState, RunResult, Trainer
+from conv1d_cli.task import TASKS
+from conv1d_cli.training.loop import Trainer
 from conv1d_cli.training.progress import Reporter
+from conv1d_cli.training.state import LoopState, RunResult
 
 # What may differ between a run's config and the one given to --resume.
 RESUMABLE_CHANGES = ("train.epochs", "name", "output.runs_dir")
@@ -68,11 +71,12 @@ def setup_training(
     if config_path is None:
         raise ConfigError("give a CONFIG file to train, or --resume RUN_DIR to continue a run")
     cfg = resolve_config(config_path, overrides, name, runs_dir)
-    data = load_dataset(cfg.data, cfg.seed)
+    data = load_dataset(cfg.data, cfg.seed, task=cfg.task)
+    cfg = settle_task(cfg, data.task, len(data.y_val) > 0)
     _check_monitor(cfg, data)
     preflight_training(cfg, data)
     rng = np.random.default_rng(cfg.seed)
-    model = build_model(cfg.model, data.sample_shape, data.n_classes, rng, cfg.train.dtype)
+    model = build_network(cfg, data, rng)
     check_runs_dir_writable(Path(cfg.output.runs_dir))
     run_dir = create_run_dir(Path(cfg.output.runs_dir), cfg.name or "run")
     lock = acquire_run_lock(run_dir, "conv1d train")
@@ -81,7 +85,7 @@ def setup_training(
         trainer = Trainer(
             cfg,
             model,
-            build_loss(cfg.loss),
+            build_loss(cfg.loss, data.task),
             build_optimizer(cfg.optimizer),
             data,
             rng,
@@ -94,6 +98,44 @@ def setup_training(
     return TrainingSetup(cfg, data, trainer, lock=lock)
 
 
+def settle_task(cfg: Config, task_name: str, has_validation: bool) -> Config:
+    """``cfg`` with ``task``, ``loss.type`` and ``output.monitor`` no longer ``auto`` (the
+    run's config.yaml then says what it trained with); a loss or monitor of the other task, or
+    a loss setting the loss does not use, is a ConfigError naming the key."""
+    task = TASKS[task_name]
+    loss_type = task.default_loss if cfg.loss.type == "auto" else cfg.loss.type
+    if loss_type not in task.losses:
+        raise ConfigError(
+            f"loss.type: {loss_type} does not fit task {task.name}; allowed: "
+            f"{', '.join(('auto', *task.losses))}"
+        )
+    if cfg.loss.label_smoothing and loss_type != "cross_entropy":
+        raise ConfigError("loss.label_smoothing: applies to cross_entropy only; leave it out")
+    if cfg.loss.delta != 1.0 and loss_type != "huber":
+        raise ConfigError(f"loss.delta: applies to huber only, not {loss_type}; leave it out")
+    monitor = cfg.output.monitor
+    if monitor == "auto":
+        monitor = task.default_monitor if has_validation else "train_loss"
+    if monitor not in task.monitors():
+        raise ConfigError(
+            f"output.monitor: {monitor} does not fit task {task.name}; allowed: "
+            f"{', '.join(('auto', *task.monitors()))}"
+        )
+    return cfg.model_copy(
+        update={
+            "task": task.name,
+            "loss": cfg.loss.model_copy(update={"type": loss_type}),
+            "output": cfg.output.model_copy(update={"monitor": monitor}),
+        }
+    )
+
+
+def build_network(cfg: Config, data: Dataset, rng: np.random.Generator) -> Any:
+    """The config's network for ``data``: its sample shape in, one output per class/target."""
+    words = TASKS[data.task].describe_targets(data.n_outputs, data.target_names)
+    return build_model(cfg.model, data.sample_shape, data.n_outputs, rng, cfg.train.dtype, words)
+
+
 def preflight_training(cfg: Config, data: Dataset) -> None:
     """Refuse (NotEnoughMemory, exit 2) before any weight is allocated: a training batch
     (weights, gradients, optimizer state, kept activations) and an evaluation batch."""
@@ -102,7 +144,7 @@ def preflight_training(cfg: Config, data: Dataset) -> None:
     batch = min(train.batch_size, max(1, len(data.y_train)))
     eval_batch = min(train.eval_batch_size, max(1, len(data.y_val), len(data.y_test)))
     what = f"training {cfg.name}" if cfg.name else "training"
-    k = data.n_classes
+    k = data.n_outputs
     preflight_config(cfg.model, shape, batch, True, train.dtype, buffers, what, n_classes=k)
     preflight_config(cfg.model, shape, eval_batch, False, train.dtype, "evaluation", n_classes=k)
 
@@ -111,7 +153,8 @@ def _check_monitor(cfg: Config, data: Dataset) -> None:
     if cfg.output.monitor.startswith("val_") and len(data.y_val) == 0:
         raise ConfigError(
             f"output.monitor: {cfg.output.monitor} needs a validation split but it is empty "
-            "(data.val_split is 0); monitor train_acc or train_loss, or set data.val_split"
+            "(data.val_split is 0); monitor train_loss (or another train_ metric), or set "
+            "data.val_split"
         )
 
 
@@ -157,6 +200,11 @@ def _resume_locked(
         given = resolve_config(config_path, overrides, name=stored.name)
     else:
         given = load_config_dict(stored.model_dump(mode="json"), str(checkpoint_path), overrides)
+    # The stored config says what auto became when the run started (a run from before tasks
+    # existed says nothing: it classified); the given one may say auto.
+    stored_task = checkpoint.meta["data"].get("task", "classification")
+    stored = settle_task(stored, stored_task, stored.data.val_split > 0)
+    given = settle_task(given, stored_task, given.data.val_split > 0)
     differing = [key for key in config_diff(stored, given) if key not in RESUMABLE_CHANGES]
     if differing:
         raise ConfigError(
@@ -174,15 +222,18 @@ def _resume_locked(
         return FinishedRun(
             run_dir, f"{run_dir} is finished ({state.epoch}/{cfg.train.epochs} epochs)"
         )
+    stored_data = checkpoint.meta["data"]
     data = load_dataset(
         cfg.data,
         cfg.seed,
-        normalization=checkpoint.meta["data"]["normalization"],
-        class_names=checkpoint.meta["data"]["class_names"],
+        normalization=stored_data["normalization"],
+        class_names=stored_data["class_names"],
+        task=stored_task,
+        target_scaling=stored_data.get("target_scaling"),
     )
     preflight_training(cfg, data)
     rng = np.random.default_rng(cfg.seed)
-    model = build_model(cfg.model, data.sample_shape, data.n_classes, rng, cfg.train.dtype)
+    model = build_network(cfg, data, rng)
     load_weights(model, checkpoint)
     optimizer = build_optimizer(cfg.optimizer)
     try:
@@ -192,7 +243,7 @@ def _resume_locked(
     rng.bit_generator.state = checkpoint.meta["rng_state"]
     atomic_write_text(run_dir / "config.yaml", config_to_yaml(cfg))
     trainer = Trainer(
-        cfg, model, build_loss(cfg.loss), optimizer, data, rng, run_dir, reporter, state
+        cfg, model, build_loss(cfg.loss, data.task), optimizer, data, rng, run_dir, reporter, state
     )
     trainer.reporter.message(
         f"resuming {run_dir} from epoch {state.epoch}"
