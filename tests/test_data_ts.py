@@ -150,7 +150,18 @@ MALFORMED = {
     ),
     "before-data": ("@problemName X\n1,2,3:a\n", ".ts", 2, "before @data"),
     "no-label": (GOOD_HEADER + "1,2,3\n", ".ts", 6, "label"),
-    "regression": ("@problemName X\n@targetLabel true\n@data\n1,2:0.5\n", ".ts", 2, "regression"),
+    "regression-target": (
+        "@problemName X\n@targetLabel true\n@data\n1,2:0.5\n1,3:high\n",
+        ".ts",
+        5,
+        "target 'high' is not a finite number",
+    ),
+    "both-labels": (
+        "@problemName X\n@classLabel true a\n@targetLabel true\n@data\n1,2:0.5\n",
+        ".ts",
+        4,
+        "both @classLabel and @targetLabel",
+    ),
     "no-classes": ("@problemName X\n@data\n1,2:a\n", ".ts", 2, "no @classLabel"),
     "equal-length": (
         GOOD_HEADER.replace("@data", "@equalLength true\n@seriesLength 3\n@data")

@@ -3,7 +3,9 @@
 ``.ts``: comment lines (``#``, ``%``), header tags (``@problemName``, ``@timeStamps false``,
 ``@missing``, ``@univariate``, ``@dimensions``, ``@equalLength``, ``@seriesLength``,
 ``@classLabel true a b ...``; case-insensitive), then ``@data`` and one series a line: dimensions
-separated by ``:``, values by ``,``, the class label last. Dimensions become channels.
+separated by ``:``, values by ``,``, the class label last. Dimensions become channels. A
+regression problem says ``@targetLabel true`` instead: the value after the last ``:`` is then a
+number, the series' target.
 
 ``.tsv`` (UCR 2018): one series a line, the label first, then tab-separated values, no header.
 The archive pads shorter series with trailing NaNs: those mark the series' end, not gaps.
@@ -48,6 +50,7 @@ class Series:
     labels: list[str] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     class_names: tuple[str, ...] | None = None
+    regression: bool = False  # @targetLabel true: labels are numeric targets
 
 
 def _fail(path: Path, line: int, problem: str) -> DataError:
@@ -117,8 +120,8 @@ def parse_ts(path: Path, missing: str = "error") -> Series:
                 raise _fail(path, number, f"@{tag} must be true or false, not {value!r}")
             if tag == "timestamps" and value.lower() == "true":
                 raise _fail(path, number, "timestamps (@timeStamps true) are not supported")
-            if tag == "targetlabel" and value.split()[:1] == ["true"]:
-                raise _fail(path, number, "a regression problem (@targetLabel); conv1d classifies")
+            if tag == "targetlabel" and value.lower().split()[:1] == ["true"]:
+                series.regression = True
             if tag == "classlabel":
                 words = value.split()
                 if not words or words[0].lower() != "true" or len(words) < 2:
@@ -133,8 +136,14 @@ def parse_ts(path: Path, missing: str = "error") -> Series:
                 raise _fail(path, number, f"@{tag} must be a whole number, not {value!r}")
             header["dimensions" if tag == "dimension" else tag] = value.lower()
             if tag == "data":
-                if series.class_names is None:
-                    raise _fail(path, number, "no @classLabel tag before @data")
+                if series.class_names is not None and series.regression:
+                    raise _fail(
+                        path, number, "both @classLabel and @targetLabel are true; keep one"
+                    )
+                if series.class_names is None and not series.regression:
+                    raise _fail(
+                        path, number, "no @classLabel (or @targetLabel true) tag before @data"
+                    )
                 data_at = number
             continue
         _parse_series(line, number, header, series, missing)
@@ -154,8 +163,12 @@ def _parse_series(
     *dims, label = line.split(":")
     label = label.strip()
     if not dims:
-        raise _fail(path, number, "no class label: a series ends with ':' and its label")
-    if label not in (series.class_names or ()):
+        what = "target" if series.regression else "class label"
+        raise _fail(path, number, f"no {what}: a series ends with ':' and its {what}")
+    if series.regression:
+        if not _is_number(label) or not np.isfinite(float(label)):
+            raise _fail(path, number, f"target {label!r} is not a finite number (@targetLabel)")
+    elif label not in (series.class_names or ()):
         names = ", ".join(series.class_names or ())
         raise _fail(path, number, f"label {label!r} is not one of @classLabel ({names})")
     expected = 1 if header.get("univariate") == "true" else None
@@ -262,12 +275,16 @@ def read_archive(path: Path, missing: str = "error", *, tsv: bool = False) -> Ra
     """A ``.ts`` (or with ``tsv`` a UCR ``.tsv``) file and its ``_TEST`` file as RawData.
 
     x arrays are (N, C, L) float64, labels (N,) strings, classes in the header's order (.ts) or
-    sorted, numbers as numbers (.tsv).
+    sorted, numbers as numbers (.tsv); a regression file's (``@targetLabel true``) targets are
+    (N,) float64.
     """
     parse = parse_tsv if tsv else parse_ts
     train = parse(path, missing)
     test_path = find_test_file(path)
     test = parse(test_path, missing) if test_path is not None else None
+    if test is not None and test.regression != train.regression:
+        says = "@targetLabel true" if test.regression else "@classLabel"
+        raise DataError(f"{test_path}: says {says} but {path.name} does not")
     parts = [train] + ([test] if test is not None else [])
     channels = {x.shape[0] for part in parts for x in part.x}
     if len(channels) > 1:
@@ -284,9 +301,10 @@ def read_archive(path: Path, missing: str = "error", *, tsv: bool = False) -> Ra
             "(each series repeats its last value)"
         )
     arrays = [pad_series(part.x, longest) for part in parts]
-    labels = [np.array(part.labels) for part in parts]
+    kind = np.float64 if train.regression else None
+    labels = [np.array(part.labels, dtype=kind) for part in parts]
     names = train.class_names
-    if names is None:  # .tsv: numeric labels sort as numbers
+    if names is None and not train.regression:  # .tsv: numeric labels sort as numbers
         names = tuple(sorted(set(train.labels), key=_label_order))
     return RawData(
         arrays[0],
@@ -298,6 +316,7 @@ def read_archive(path: Path, missing: str = "error", *, tsv: bool = False) -> Ra
         notes=tuple(notes),
         test_source=_test_source(path, test_path),
         padded_from=(min(lengths), longest) if min(lengths) != longest else None,
+        task_hint="regression" if train.regression else None,
     )
 
 
