@@ -62,6 +62,10 @@ class LoadedModel:
     checkpoint: Path | None = None
     epoch: int | None = None
     meta: dict[str, Any] = field(default_factory=dict, repr=False)
+    task: str = "classification"  # a key of conv1d_cli.task.TASKS
+    target_names: tuple[str, ...] = ()  # regression: one name per output
+    # Regression: {"mean": [K], "std": [K]}; outputs * std + mean are in the targets' units.
+    target_scaling: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         from conv1d_cli.inference.fastpath import InferenceRunner
@@ -244,4 +248,7 @@ def load_model(target: str | Path, which: str = "best") -> LoadedModel:
         path,
         checkpoint.meta.get("epoch"),
         checkpoint.meta,
+        checked.task,
+        checked.target_names,
+        checked.target_scaling,
     )
