@@ -24,6 +24,7 @@ import numpy as np
 
 LENGTH = 128
 WIDTHS = (6, 14, 28)
+NAMES = np.array(["narrow", "medium", "wide"])  # the class names the pictures show
 TOLERANCE = 10
 CONFIG = """\
 name: bumps
@@ -92,7 +93,9 @@ def main() -> None:
         x, y, _ = make_bumps(rng, args.n_train)
         x_test, y_test, spans = make_bumps(rng, args.n_test)
         data = work / "bumps.npz"
+        y, y_test = NAMES[y], NAMES[y_test]
         np.savez(data, x=x, y=y, x_test=x_test, y_test=y_test)
+        np.savez(work / "bumps-test.npz", x=x_test, y=y_test)  # for conv1d explain / show
         np.save(work / "spans_test.npy", spans)
         config = work / "bumps.yaml"
         config.write_text(CONFIG.format(seed=args.seed, path=data, epochs=args.epochs))
@@ -103,7 +106,7 @@ def main() -> None:
         )  # fmt: skip
         run_dir = Path(__import__("json").loads(run.stdout.splitlines()[-1])["run_dir"])
         loaded = load_model(run_dir)
-        accuracy = float(np.mean(np.argmax(loaded.logits(x_test), axis=1) == y_test))
+        accuracy = float(np.mean(loaded.predict(x_test) == y_test))
         print(f"run {run_dir}: test accuracy {accuracy:.3f} (n={len(y_test)})")
         for method in METHODS:
             rate = hit_rate(loaded.explain(x_test, method=method), spans)
