@@ -184,3 +184,12 @@ def test_pictures_of_many_channels_and_filters_render(tmp_path):
         save_figure(figure, tmp_path / f"{name}.png")
         assert _is_png(tmp_path / f"{name}.png")
     plots.pyplot().close("all")
+
+
+def test_a_regression_network_is_refused(run):
+    from conv1d_cli.errors import ConfigError
+
+    loaded = load_model(run[0])
+    loaded.task = "regression"  # what checkpoints of the task work (issue 23) carry
+    with pytest.raises(ConfigError, match="explanations are for classifiers; this network is a"):
+        loaded.explain(run[2][:2])

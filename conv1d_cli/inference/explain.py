@@ -241,6 +241,9 @@ def explain_samples(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Raw samples x (N, ...) of a LoadedModel -> (attributions (N, C, L), logits (N, K)),
     batch by batch: ``LoadedModel.explain`` and ``conv1d explain``."""
+    task = getattr(loaded, "task", "classification")  # set by checkpoints of issue 23 on
+    if task != "classification":
+        raise ConfigError(f"explanations are for classifiers; this network is a {task} one")
     samples = loaded.as_samples(x)
     index = target_index(loaded.class_names, target)
     size = batch_size or loaded.batch_size

@@ -82,11 +82,13 @@ def read_samples(
                 f"(0..{source.n - 1})"
             )
     wanted = list(range(source.n)) if indices is None else list(indices)
+    distinct = np.unique(np.asarray(wanted, dtype=np.int64))
     picked: dict[int, tuple[np.ndarray, Any]] = {}
     done = 0
     for x, labels in source.batches(loaded.batch_size):
         x = loaded.as_samples(x, source.origin)
-        for i in (i for i in set(wanted) if done <= i < done + len(x)):
+        here = distinct[np.searchsorted(distinct, done) : np.searchsorted(distinct, done + len(x))]
+        for i in here.tolist():
             picked[i] = (np.array(x[i - done]), None if labels is None else labels[i - done])
         done += len(x)
     if not wanted:
