@@ -6,5 +6,6 @@
   line and an exit code.
 - ``inspection``: ``conv1d outsize`` and ``conv1d summary``.
 - ``predict``: ``conv1d predict`` and ``conv1d export``.
+- ``explain``: ``conv1d explain`` and ``conv1d show``.
 - ``runs``: ``conv1d runs`` and ``conv1d runs compare``.
 """

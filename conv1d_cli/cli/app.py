@@ -21,6 +21,7 @@ from conv1d_cli.cli.common import (
     stdout,
     user_errors,
 )
+from conv1d_cli.cli.explain import explain_command, show_command
 from conv1d_cli.cli.inspection import outsize_command, summary_command
 from conv1d_cli.cli.predict import export_command, predict_command
 from conv1d_cli.cli.runs import runs_command
@@ -257,6 +258,8 @@ def _confusion_table(report: dict[str, Any]) -> Table:
 # -------------------------------------------------------------------- predict, export
 app.command(name="predict")(predict_command)  # conv1d predict RUN INPUT (cli_predict.py)
 app.command(name="export")(export_command)  # conv1d export RUN --format onnx (cli_predict.py)
+app.command(name="explain")(explain_command)  # conv1d explain RUN INPUT --out DIR (cli/explain.py)
+app.command(name="show")(show_command)  # a conv layer's kernels, feature maps (cli/explain.py)
 
 
 # ---------------------------------------------------------------------------- outsize, summary

@@ -5,5 +5,8 @@
 - ``evaluate``: ``conv1d eval``: score a checkpoint on a test split, write eval.json.
 - ``predict``: ``conv1d predict``: label new samples batch by batch, as CSV or JSON lines.
 - ``inputs``: what predict reads: any file the data readers take, as batches of raw samples.
+- ``explain``: Grad-CAM at one layer and input x gradient, on the engine's own backward.
+- ``explain_io``: ``conv1d explain`` / ``conv1d show``: samples in, attributions and pictures out.
+- ``explain_plots``: their pictures (attribution bands, class means, kernels, feature maps).
 - ``export/``: ``conv1d export``: the network as an ONNX graph, checked in onnxruntime.
 """

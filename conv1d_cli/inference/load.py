@@ -164,6 +164,16 @@ class LoadedModel:
         """(N,) predicted class names of raw samples x."""
         return self.classes_[np.argmax(self.logits(x, batch_size), axis=1)]
 
+    def explain(
+        self, x: Any, method: str = "gradcam", *, target: str | int | None = None,
+        layer: str | None = None,
+    ) -> np.ndarray:  # fmt: skip
+        """Raw samples x (N, ...) -> (N, C, L) attributions of each one's predicted class (or
+        ``target``): "gradcam" or "input-x-gradient" (inference/explain.py)."""
+        from conv1d_cli.inference.explain import explain_samples
+
+        return explain_samples(self, x, method, target=target, layer=layer)[0]
+
     def label_indices(self, labels: np.ndarray, origin: str = "the input") -> np.ndarray:
         """Labels (names or class indices) -> (N,) int64 class indices, or a DataError."""
         return label_indices(labels, self.class_names, origin)
