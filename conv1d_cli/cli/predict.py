@@ -125,10 +125,11 @@ def export_command(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Export the network as ONNX, normalization built in: raw samples in, probabilities out.
+    """Export the network as ONNX, normalization built in: raw samples in, predictions out.
 
-    Input float32 (batch, channels, length), dynamic batch; outputs probabilities and logits;
-    class names and config in the model's metadata.
+    Input float32 (batch, channels, length), dynamic batch; outputs probabilities and logits
+    for a classifier, prediction (batch, K) in the targets' units for a regression run; class
+    or target names and config in the model's metadata.
     """
     from conv1d_cli.errors import ConfigError
     from conv1d_cli.inference.export import FORMATS, export_onnx
@@ -138,19 +139,11 @@ def export_command(
             raise ConfigError(f"--format {format_}: allowed formats: {', '.join(FORMATS)}")
         result = export_onnx(target, out, force)
     if json_output:
-        payload = {
-            "path": str(result.path),
-            "checkpoint": str(result.checkpoint),
-            "opset": result.opset,
-            "max_prob_diff": result.max_prob_diff,
-            "n_checked": result.n_checked,
-        }
-        typer.echo(json.dumps(payload))
+        typer.echo(json.dumps(result.as_json()))
         return
-    stdout().print(f"wrote {result.path} (ONNX opset {result.opset})", markup=False)
-    stderr().print(
-        f"checked with onnxruntime on {result.n_checked} samples: probabilities differ from "
-        f"the NumPy engine by at most {result.max_prob_diff:.1e}",
+    stdout().print(
+        f"wrote {result.path} (ONNX opset {result.opset}): {result.describe_io()}",
         markup=False,
         soft_wrap=True,
     )
+    stderr().print(result.check_line(), markup=False, soft_wrap=True)

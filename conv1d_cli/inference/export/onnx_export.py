@@ -1,7 +1,9 @@
 """The trained network as an ONNX graph: normalization built in, one emitter per layer kind.
 
 The graph takes the same raw samples as ``conv1d predict``, float32 (batch, channels, length)
-with a dynamic batch, and outputs ``probabilities`` and ``logits`` (batch, classes). Each
+with a dynamic batch. A classifier outputs ``probabilities`` and ``logits`` (batch, classes); a
+regression network outputs ``prediction`` (batch, K) in the targets' original units (the
+training split's de-standardization, outputs * std + mean, is built in as graph nodes). Each
 layer kind's engine class (``LayerSpec.engine``) has one function that appends its nodes
 (``EMITTERS``; tests/test_layer_kinds.py fails for a kind without one); blocks recurse into
 their layer lists. Shapes are the engine's own (``layer.output_shape``), so padding 'same'
@@ -188,37 +190,84 @@ def emit_normalization(g: GraphBuilder, stats: dict[str, Any], x: str, channels:
     return g.node("Div", [shifted, g.const(scale, "norm.scale")], "normalized")
 
 
+# ---------------------------------------------------------------------------------- outputs
+@dataclass(frozen=True)
+class Output:
+    """One graph output: its name and what it holds (for the doc string and the summary)."""
+
+    name: str
+    meaning: str
+
+
+def _classification_outputs(g: GraphBuilder, loaded: Any, last: str) -> list[Output]:
+    logits = g.node("Identity", [last], out="logits")
+    g.node("Softmax", [logits], out="probabilities", axis=1)
+    return [Output("probabilities", "class probabilities"), Output("logits", "logits")]
+
+
+def _regression_outputs(g: GraphBuilder, loaded: Any, last: str) -> list[Output]:
+    """The network's standardized outputs back in the targets' units: outputs * std + mean.
+    The standardized outputs are not exported: nothing outside the trainer uses them."""
+    scaling = loaded.target_scaling
+    if not scaling or "mean" not in scaling or "std" not in scaling:
+        raise ValueError("the regression checkpoint stores no target scaling (mean and std)")
+    k = n_outputs(loaded)
+    mean = np.asarray(scaling["mean"], dtype=np.float64).reshape(-1)
+    std = np.asarray(scaling["std"], dtype=np.float64).reshape(-1)
+    if mean.shape != (k,) or std.shape != (k,):
+        raise ValueError(
+            f"the stored target scaling has {mean.size} means and {std.size} stds "
+            f"but the network has {k} outputs"
+        )
+    scaled = g.node("Mul", [last, g.const(std.reshape(1, k), "target.std")], "target.scaled")
+    g.node("Add", [scaled, g.const(mean.reshape(1, k), "target.mean")], out="prediction")
+    return [Output("prediction", "predictions in the targets' units")]
+
+
+# What each task's graph outputs, after the network's last layer.
+OUTPUTS: dict[str, Callable[[GraphBuilder, Any, str], list[Output]]] = {
+    "classification": _classification_outputs,
+    "regression": _regression_outputs,
+}
+
+
+def n_outputs(loaded: Any) -> int:
+    """K: the width of the network's last layer (classes, or regression targets)."""
+    return int(loaded.model.output_shape(tuple(loaded.input_shape))[-1])
+
+
 def build_onnx(loaded: Any) -> Any:
     """A LoadedModel -> onnx.ModelProto (checked with onnx.checker)."""
     import onnx
     from onnx import TensorProto, helper
 
+    task = getattr(loaded, "task", "classification")
+    if task not in OUTPUTS:
+        raise ValueError(f"no ONNX outputs for the task {task!r}")
     channels, length = loaded.input_shape
-    k = loaded.n_classes
+    k = n_outputs(loaded)
     g = GraphBuilder()
     x = emit_normalization(g, loaded.normalization, "input", channels)
     last = emit_layers(g, loaded.model.layers, x, loaded.input_shape)
-    logits = g.node("Identity", [last], out="logits")
-    g.node("Softmax", [logits], out="probabilities", axis=1)
+    outputs = OUTPUTS[task](g, loaded, last)
     graph = helper.make_graph(
         g.nodes,
         "conv1d",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", channels, length])],
-        [
-            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", k]),
-            helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", k]),
-        ],
+        [helper.make_tensor_value_info(o.name, TensorProto.FLOAT, ["batch", k]) for o in outputs],
         initializer=g.initializers,
     )
+    meanings = " and ".join(o.meaning for o in outputs)
     model = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", OPSET)],
         producer_name="conv1d",
         producer_version=__version__,
-        doc_string="raw float32 (batch, channels, length) -> class probabilities and logits",
+        doc_string=f"raw float32 (batch, channels, length) -> {meanings}",
     )
     model.ir_version = 10  # what ONNX 1.16 and onnxruntime 1.18 read
     metadata = {
+        "task": task,
         "class_names": json.dumps(list(loaded.class_names)),
         "input_shape": json.dumps(list(loaded.input_shape)),
         "normalization": json.dumps(loaded.normalization),
@@ -226,6 +275,9 @@ def build_onnx(loaded: Any) -> Any:
         "epoch": json.dumps(loaded.epoch),
         "conv1d_version": __version__,
     }
+    if task == "regression":  # what a reader needs to name the prediction columns
+        metadata["target_names"] = json.dumps(list(loaded.target_names))
+        metadata["target_scaling"] = json.dumps(loaded.target_scaling)
     helper.set_model_props(model, metadata)
     onnx.checker.check_model(model, full_check=True)
     return model
