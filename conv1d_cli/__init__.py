@@ -1,14 +1,15 @@
 """conv1d: train one-dimensional convolutional networks written in plain NumPy.
 
-Python API: ``load_model(run_dir_or_checkpoint)`` for predictions from a trained run, and
-``Conv1dClassifier`` (scikit-learn estimator); both import their modules on first use.
+Python API: ``load_model(run_dir_or_checkpoint)`` for predictions from a trained run, and the
+scikit-learn estimators ``Conv1dClassifier`` and ``Conv1dRegressor``; each imports its modules on
+first use.
 
 Packages, one role each: ``cli`` (the ``conv1d`` command), ``config`` (the YAML schema and its
 loading), ``build`` (config -> objects), ``training``, ``inference``, ``rundir`` (what a run
 leaves on disk), ``parallel`` (data-parallel workers), ``nn`` (the NumPy engine), ``data``
-(datasets), ``task`` (classification vs regression: what differs between them) and ``sweep``
-(hyperparameter search). Modules: ``errors`` (the errors a user can
-fix), ``estimator`` (``Conv1dClassifier``), ``version`` (``__version__``, read by modules that
+(datasets), ``task`` (classification vs regression: what differs between them), ``sweep``
+(hyperparameter search) and ``estimator`` (``Conv1dClassifier``, ``Conv1dRegressor``). Modules:
+``errors`` (the errors a user can fix), ``version`` (``__version__``, read by modules that
 must not import this package) and ``__main__`` (``python -m conv1d_cli``).
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 
 from conv1d_cli.version import __version__
 
-__all__ = ["Conv1dClassifier", "__version__", "load_model"]
+__all__ = ["Conv1dClassifier", "Conv1dRegressor", "__version__", "load_model"]
 
 
 def __getattr__(name: str) -> Any:
@@ -31,4 +32,8 @@ def __getattr__(name: str) -> Any:
         from conv1d_cli.estimator import Conv1dClassifier
 
         return Conv1dClassifier
+    if name == "Conv1dRegressor":
+        from conv1d_cli.estimator import Conv1dRegressor
+
+        return Conv1dRegressor
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,16 +1,9 @@
-"""``Conv1dClassifier``: a conv1d network as a scikit-learn estimator.
+"""What the two estimators share: parameters, config resolution, the in-memory Trainer, fit's
+pipeline and the checks on X. A subclass says which task it is and how its targets are encoded.
 
 ``fit`` runs the same Trainer as ``conv1d train`` (no second training loop), in memory: no run
 directory is written unless ``runs_dir`` is given. Predictions go through the one inference
 path (``conv1d_cli.inference.load``), with the normalization statistics of the training data.
-
-    Conv1dClassifier(config="configs/mnist1d.yaml", overrides={"train.epochs": 5}).fit(X, y)
-
-``Conv1dClassifier()`` with no config trains the fcn template's network and recipe
-(``DEFAULT_CONFIG``), made for archive-sized problems. X is (n, length) for one channel or
-(n, channels, length); y any labels scikit-learn accepts. The config's last dense layer gets as
-many units as y has classes, and ``data.view`` follows X (a view of the same size, such as
-[28, 28] for 784 values, is kept).
 """
 
 from __future__ import annotations
@@ -21,44 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from conv1d_cli.inference.load import LoadedModel
 from conv1d_cli.training.loop import Trainer
 from conv1d_cli.training.progress import SilentReporter
-
-# The fcn template (configs/templates/fcn.yaml: FCN of Wang et al. 2017 at half width) and its
-# recipe for archive-sized problems, tens to hundreds of series. The template's last dense has no
-# units (the estimator sets them from y); it runs on one process here (see ``n_jobs``).
-# tests/test_estimator_defaults.py holds the two equal.
-DEFAULT_CONFIG: dict[str, Any] = {
-    "name": "fcn",
-    "seed": 0,
-    "data": {"val_split": 0.0},
-    "model": {
-        "init": "he",
-        "layers": [
-            {"type": "conv1d", "channels": 64, "kernel": 8, "padding": "same", "bias": False},
-            {"type": "batchnorm1d"},
-            {"type": "relu"},
-            {"type": "conv1d", "channels": 128, "kernel": 5, "padding": "same", "bias": False},
-            {"type": "batchnorm1d"},
-            {"type": "relu"},
-            {"type": "conv1d", "channels": 64, "kernel": 3, "padding": "same", "bias": False},
-            {"type": "batchnorm1d"},
-            {"type": "relu"},
-            {"type": "globalavgpool1d"},
-            {"type": "dense"},
-        ],
-    },
-    "loss": {"type": "cross_entropy"},
-    "optimizer": {"type": "adam", "lr": 0.003},
-    "schedule": {"type": "cosine"},
-    "train": {"epochs": 150, "batch_size": 16, "workers": 1},
-    "output": {"monitor": "train_loss", "plots": False},
-}
 
 
 class MemoryLog:
@@ -98,35 +59,16 @@ class InMemoryTrainer(Trainer):
         raise KeyboardInterrupt  # nothing to resume: there is no run directory
 
 
-class Conv1dClassifier(ClassifierMixin, BaseEstimator):
-    """A 1-D CNN classifier trained by conv1d's NumPy engine.
+class Conv1dEstimator(BaseEstimator):
+    """The parameters and the fit of ``Conv1dClassifier`` and ``Conv1dRegressor``.
 
-    With no arguments it is the fcn template (``DEFAULT_CONFIG``: three convolutions of 64/128/64
-    channels with batchnorm, global average pooling, a dense layer; Adam 0.003 with a cosine
-    decay over 150 epochs, batches of 16, no validation split, the weights of the lowest train
-    loss), made for archive-sized problems (tens to hundreds of series): 1.00 on GunPoint's test
-    set. For quick experiments lower ``train.epochs`` in ``overrides``.
-
-    Parameters
-    ----------
-    config : path to a YAML config, a config mapping, or None for ``DEFAULT_CONFIG``.
-    overrides : dotted keys as for ``--set``, e.g. ``{"train.epochs": 5, "optimizer.lr": 0.01}``.
-    random_state : int seed (weights, shuffling, dropout); None uses the config's ``seed``, so
-        repeated fits give the same network.
-    verbose : 0 silent, 1 one line per epoch on stderr.
-    runs_dir : None trains in memory; a folder writes a normal run directory there.
-    n_jobs : processes that train each batch together (``train.workers``). None keeps the
-        config's value, which for the default is 1: one process, NumPy's BLAS threads using the
-        cores. That is scikit-learn's convention (no processes unless asked) and what a joblib
-        pool needs: ``GridSearchCV(n_jobs=2)`` or ``cross_val_score(n_jobs=2)`` already run one
-        fit per core, and processes started inside them would compete for the same cores (in a
-        daemonic ``multiprocessing.Pool`` they cannot start at all). Outside such a pool,
-        ``n_jobs=2`` on 2 cores fits faster: 1.2-1.4x on an idle machine, several times on a busy
-        one, where one process's two OpenBLAS threads wait for each other (GunPoint: 34 s against
-        177 s). The processes start with ``spawn``: a script needs the
-        ``if __name__ == "__main__":`` guard. -1 means every core, -2 all but one, as in joblib.
-        Given, it overrides the config's ``train.workers``.
+    Subclasses set ``task`` (a key of ``conv1d_cli.task.TASKS``) and ``default_config`` (the
+    config when ``config`` is None), and implement ``_validate`` (scikit-learn's checks of X
+    and y) and ``_encode_targets`` (y -> what the data pipeline reads).
     """
+
+    task: str
+    default_config: Mapping[str, Any]
 
     def __init__(
         self,
@@ -145,38 +87,56 @@ class Conv1dClassifier(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------------------- fit
-    def fit(self, X: Any, y: Any) -> Conv1dClassifier:
-        """Train on X (n, length) or (n, channels, length) and labels y (n,)."""
-        X, y = validate_data(self, X, y, allow_nd=True, dtype=[np.float32, np.float64])
-        check_classification_targets(y)
-        self.classes_, y_index = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError(f"y has {len(self.classes_)} class; a classifier needs at least 2")
-        samples = _as_3d(X)
-        cfg = self._resolve_config(samples.shape[1:], len(self.classes_))
-        data = self._dataset(samples, y_index, cfg)
+    def _encode_targets(self, y: np.ndarray) -> tuple[np.ndarray, tuple[str, ...] | None, int]:
+        """Validated y -> (targets for ``RawData``, its fixed class names or None, outputs K);
+        also sets the fitted attributes that describe y (``classes_``, ``n_outputs_``)."""
+        raise NotImplementedError
+
+    def _validate(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """sklearn's checks of X and y: (X, y) as arrays, or a ValueError."""
+        raise NotImplementedError
+
+    def fit(self, X: Any, y: Any) -> Conv1dEstimator:
+        """Train on X (n, length) or (n, channels, length) and targets y."""
+        X, y = self._validate(X, y)
+        targets, class_names, n_outputs = self._encode_targets(y)
+        samples = as_3d(X)
+        cfg = self._resolve_config(samples.shape[1:], n_outputs)
+        from conv1d_cli.data.dataset import RawData
+        from conv1d_cli.data.prepare import prepare
         from conv1d_cli.training.setup import settle_task
 
+        raw = RawData(
+            samples, targets, samples[:0], targets[:0],  # an empty test split: train on all
+            origin="fit(X, y)", class_names=class_names,
+        )  # fmt: skip
+        data = prepare(raw, cfg.data, cfg.seed, task=self.task)
         cfg = settle_task(cfg, data.task, len(data.y_val) > 0)
         trainer = self._trainer(cfg, data)
         trainer.fit()
+        if not isinstance(trainer, InMemoryTrainer):
+            _load_best(trainer)
         self.model_ = LoadedModel(
-            trainer.model, cfg, tuple(map(str, self.classes_)), data.sample_shape,
-            data.normalization,
+            trainer.model, cfg, data.class_names, data.sample_shape, data.normalization,
+            task=data.task, target_names=data.target_names, target_scaling=data.target_scaling,
         )  # fmt: skip
         self.history_ = list(trainer.rows)
         self.run_dir_ = None if isinstance(trainer, InMemoryTrainer) else trainer.run_dir
         return self
 
-    def _resolve_config(self, sample_shape: tuple[int, ...], n_classes: int) -> Any:
+    def _resolve_config(self, sample_shape: tuple[int, ...], n_outputs: int) -> Any:
+        """The config (``default_config`` when None) for samples of (channels, length) and a
+        network of ``n_outputs`` outputs, with ``overrides``, ``random_state`` and ``n_jobs``."""
         from conv1d_cli.config import load_config, load_config_dict
 
+        name = type(self).__name__
         if self.config is None:
-            raw, source = json.loads(json.dumps(DEFAULT_CONFIG)), "Conv1dClassifier default"
+            raw, source = json.loads(json.dumps(dict(self.default_config))), f"{name} default"
         elif isinstance(self.config, str | Path):
             raw, source = load_config(Path(self.config)).model_dump(mode="json"), str(self.config)
         else:
-            raw, source = json.loads(json.dumps(dict(self.config))), "Conv1dClassifier(config=)"
+            raw, source = json.loads(json.dumps(dict(self.config))), f"{name}(config=)"
+        raw["task"] = self.task  # the estimator is the task, whatever the config says
         channels, length = sample_shape
         data = dict(raw.get("data") or {})
         view = data.get("view")
@@ -189,30 +149,21 @@ class Conv1dClassifier(ClassifierMixin, BaseEstimator):
             and isinstance(layers[-1], dict)
             and layers[-1].get("type") in ("dense", "linear")
         ):
-            layers[-1] = {**layers[-1], "units": n_classes}
+            layers[-1] = {**layers[-1], "units": n_outputs}
         overrides = [f"{key}={json.dumps(value)}" for key, value in (self.overrides or {}).items()]
         if self.random_state is not None:
             overrides.append(f"seed={int(self.random_state)}")
         if self.n_jobs is not None:
-            overrides.append(f"train.workers={_workers(self.n_jobs)}")
+            overrides.append(f"train.workers={workers(self.n_jobs)}")
         return load_config_dict(raw, source, overrides)
 
-    def _dataset(self, samples: np.ndarray, y_index: np.ndarray, cfg: Any) -> Any:
-        from conv1d_cli.data.dataset import RawData
-        from conv1d_cli.data.prepare import prepare
-
-        raw = RawData(
-            samples, y_index, samples[:0], y_index[:0],  # an empty test split: train on all
-            origin="fit(X, y)", class_names=tuple(map(str, self.classes_)),
-        )  # fmt: skip
-        return prepare(raw, cfg.data, cfg.seed, task="classification")
-
     def _trainer(self, cfg: Any, data: Any) -> Trainer:
-        from conv1d_cli.build.objects import build_loss, build_model, build_optimizer
+        from conv1d_cli.build.objects import build_loss, build_optimizer
         from conv1d_cli.training.progress import make_reporter
+        from conv1d_cli.training.setup import build_network
 
         rng = np.random.default_rng(cfg.seed)
-        model = build_model(cfg.model, data.sample_shape, data.n_classes, rng, cfg.train.dtype)
+        model = build_network(cfg, data, rng)
         reporter = SilentReporter()
         if self.verbose:
             from rich.console import Console
@@ -231,9 +182,10 @@ class Conv1dClassifier(ClassifierMixin, BaseEstimator):
 
     # ----------------------------------------------------------------------- predictions
     def _samples(self, X: Any) -> np.ndarray:
+        """X checked against the fit: (n, channels, length) raw samples, or a ValueError."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, allow_nd=True, dtype=[np.float32, np.float64])
-        samples = _as_3d(X)
+        samples = as_3d(X)
         if samples.shape[1:] != self.model_.input_shape:
             raise ValueError(
                 f"X has samples of shape {X.shape[1:]} but the network was fitted on "
@@ -241,16 +193,10 @@ class Conv1dClassifier(ClassifierMixin, BaseEstimator):
             )
         return samples
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """(n, n_classes) class probabilities, columns in the order of ``classes_``."""
+    def _outputs(self, X: Any) -> np.ndarray:
+        """(n, K) network outputs for X: logits, or standardized regression values."""
         samples = self._samples(X)
-        return self.model_.predict_proba(samples)
-
-    def predict(self, X: Any) -> np.ndarray:
-        """(n,) predicted labels, values of ``classes_``."""
-        samples = self._samples(X)
-        logits = self.model_.logits(samples)
-        return self.classes_[np.argmax(logits, axis=1)]
+        return np.concatenate([part for _, part in self.model_.iter_logits(samples)])
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -259,7 +205,7 @@ class Conv1dClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
-def _workers(n_jobs: int) -> int:
+def workers(n_jobs: int) -> int:
     """joblib's reading of n_jobs: k >= 1 processes, -1 every core, -2 all but one, ..."""
     if n_jobs == 0:
         raise ValueError("n_jobs=0: give a number of processes >= 1, or -1 for every core")
@@ -270,7 +216,7 @@ def _workers(n_jobs: int) -> int:
     return max(1, cpu_count() + 1 + int(n_jobs))
 
 
-def _as_3d(X: np.ndarray) -> np.ndarray:
+def as_3d(X: np.ndarray) -> np.ndarray:
     """(n, length) -> (n, 1, length); (n, channels, length) as it is."""
     if X.ndim == 2:
         return X[:, None, :]
@@ -281,3 +227,13 @@ def _as_3d(X: np.ndarray) -> np.ndarray:
 
 def _fitted_shape(shape: tuple[int, int], ndim: int) -> str:
     return f"({shape[1]},) (n, length)" if shape[0] == 1 and ndim == 2 else f"{shape}"
+
+
+def _load_best(trainer: Trainer) -> None:
+    """A run directory's trainer ends on its last weights (its test split, which would load
+    the best, is empty here): load ``best`` so the estimator predicts what ``load_model`` does."""
+    best = trainer.checkpoints / "best.safetensors"
+    if best.exists():
+        from conv1d_cli.rundir.checkpoints import load_checkpoint
+
+        trainer.model.load_state_dict(load_checkpoint(best).model_state)
