@@ -32,7 +32,7 @@ def runs_command(
         typer.Option("--out", help="compare: the PNG of the curves (default: runs-compare.png)."),
     ] = None,
 ) -> None:
-    """List runs (status, epochs, best, test accuracy, time), or compare some.
+    """List runs (status, epochs, best, test accuracy or RMSE and R², time), or compare some.
 
     [bold]conv1d runs [RUNS_DIR] [--json][/bold]: one row per run
     (a sweep's trials too), oldest first; a run whose process died reads crashed.
@@ -62,7 +62,26 @@ def show(runs_dir: Path, json_output: bool) -> None:
         # soft_wrap: a long path stays on one line (a log or a test reads it whole)
         stderr().print(f"no runs in {runs_dir}", markup=False, soft_wrap=True)
         return
-    headers = ("run", "status", "data", "epochs", "monitor", "best", "test acc", "wall", "started")
+    # The test columns follow the tasks present: accuracy for classification runs, RMSE and
+    # R^2 for regression runs; a mixed folder shows both, "-" where a run has not that kind.
+    tasks = {row.task for row in rows}
+    tested: list[tuple[str, Any]] = []
+    if "regression" not in tasks or "classification" in tasks:
+        tested.append(("test acc", lambda row: _cell(row.test_accuracy)))
+    if "regression" in tasks:
+        tested.append(("test rmse", lambda row: _error_cell(row.test_rmse)))
+        tested.append(("test r2", lambda row: _cell(row.test_r2)))
+    headers = (
+        "run",
+        "status",
+        "data",
+        "epochs",
+        "monitor",
+        "best",
+        *(name for name, _ in tested),
+        "wall",
+        "started",
+    )
     cells = [
         (
             row.name,
@@ -70,8 +89,8 @@ def show(runs_dir: Path, json_output: bool) -> None:
             _cell(row.data),
             f"{_cell(row.epochs_completed)}/{_cell(row.epochs)}",
             _cell(row.monitor),
-            _cell(row.best),
-            _cell(row.test_accuracy),
+            _error_cell(row.best) if _is_error(row.monitor) else _cell(row.best),
+            *(cell(row) for _, cell in tested),
             format_seconds(row.wall_seconds),
             format_started(row.started),
         )
@@ -100,6 +119,18 @@ def _cell(value: Any) -> str:
     if value is None:
         return "-"
     return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _error_cell(value: Any) -> str:
+    """An error in the targets' units (RMSE, MAE): four significant digits, whatever the unit
+    (a target of order 1e-4 would read 0.0001 with four decimals)."""
+    if value is None:
+        return "-"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _is_error(monitor: str | None) -> bool:
+    return bool(monitor) and monitor.endswith(("_rmse", "_mae"))
 
 
 def compare(targets: list[str], out: Path, json_output: bool) -> None:

@@ -67,7 +67,8 @@ def run_labels(paths: Sequence[Path]) -> list[str]:
 
 
 def compare_runs(targets: Sequence[str], out: Path) -> Comparison:
-    """Draw the runs' loss and accuracy curves on one PNG; return the side-by-side tables."""
+    """Draw the runs' loss and accuracy (regression: RMSE) curves on one PNG; return the
+    side-by-side tables. Runs of both tasks are refused (RunDirError, one line)."""
     from conv1d_cli.training.report import pyplot, save_figure
 
     if len(targets) < 2:
@@ -78,6 +79,7 @@ def compare_runs(targets: Sequence[str], out: Path) -> Comparison:
     paths = [resolve_run(target) for target in targets]
     labels = run_labels(paths)
     runs = [read_run(label, path) for label, path in zip(labels, paths, strict=True)]
+    _one_task(runs)
     metrics = [read_metrics(path) for path in paths]
     differences = config_differences([_read_config(path) for path in paths])
     plt = pyplot()
@@ -87,6 +89,24 @@ def compare_runs(targets: Sequence[str], out: Path) -> Comparison:
     finally:
         plt.close(fig)
     return Comparison(runs, labels, _table(runs, metrics), differences, out)
+
+
+def _one_task(runs: Sequence[RunRow]) -> None:
+    """Refuse runs of both tasks: their metrics share no axis (accuracy vs RMSE)."""
+    kinds: dict[str, list[str]] = {}
+    for row in runs:
+        kinds.setdefault(row.task or "classification", []).append(row.name)
+    if len(kinds) > 1:
+        named = "; ".join(f"{task}: {', '.join(names)}" for task, names in sorted(kinds.items()))
+        raise RunDirError(
+            f"runs compare compares runs of one task, these mix them ({named}); compare each "
+            "task's runs on their own"
+        )
+
+
+def task_of(runs: Sequence[RunRow]) -> str:
+    """The one task of runs that passed ``_one_task``."""
+    return next((row.task for row in runs if row.task), "classification")
 
 
 def _read_config(path: Path) -> dict[str, Any]:
@@ -109,19 +129,39 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 def _table(runs: list[RunRow], metrics: list[list[dict[str, float]]]) -> list:
     last = [rows[-1] if rows else {} for rows in metrics]
+    regression = task_of(runs) == "regression"
     fields = [
         ("status", [row.status for row in runs]),
         ("data", [_fmt(row.data) for row in runs]),
         ("epochs", [f"{_fmt(r.epochs_completed)}/{_fmt(r.epochs)}" for r in runs]),
         ("monitor", [_fmt(row.monitor) for row in runs]),
-        ("best", [f"{_fmt(r.best)} (epoch {_fmt(r.best_epoch)})" for r in runs]),
-        ("test accuracy", [_fmt(row.test_accuracy) for row in runs]),
+        ("best", [f"{_best(r)} (epoch {_fmt(r.best_epoch)})" for r in runs]),
     ]
-    for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
-        fields.append((f"last {key}", [_fmt(m.get(key)) for m in last]))
+    if regression:
+        fields.append(("test rmse", [_error(row.test_rmse) for row in runs]))
+        fields.append(("test r2", [_fmt(row.test_r2) for row in runs]))
+        keys = [f"{split}_{m}" for split in ("train", "val") for m in ("loss", "rmse", "r2")]
+    else:
+        fields.append(("test accuracy", [_fmt(row.test_accuracy) for row in runs]))
+        keys = ["train_loss", "train_acc", "val_loss", "val_acc"]
+    for key in keys:
+        show = _error if key.endswith("_rmse") else _fmt
+        fields.append((f"last {key}", [show(m.get(key)) for m in last]))
     fields.append(("wall time", [format_seconds(row.wall_seconds) for row in runs]))
     fields.append(("started", [_fmt(row.started) for row in runs]))
     return fields
+
+
+def _error(value: Any) -> str:
+    """RMSE / MAE in the targets' units: four significant digits, whatever the unit."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "-"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _best(row: RunRow) -> str:
+    monitor = row.monitor or ""
+    return _error(row.best) if monitor.endswith(("_rmse", "_mae")) else _fmt(row.best)
 
 
 # ------------------------------------------------------------------------ config differences
@@ -184,16 +224,19 @@ def show_value(value: Any) -> str:
 
 # ------------------------------------------------------------------------------------- figure
 def compare_figure(runs: Sequence[RunRow], metrics: Sequence[list[dict[str, float]]]) -> Any:
-    """Loss and accuracy of every run (one colour each; dashed training, solid validation)
-    above a table of the runs (run, status, epochs, best, test accuracy, data): a Figure."""
+    """Loss and the headline metric (accuracy; RMSE for regression runs) of every run (one
+    colour each; dashed training, solid validation) above a table of the runs (run, status,
+    epochs, best, test accuracy or RMSE and R², data): a Figure."""
     from matplotlib.lines import Line2D
 
-    from conv1d_cli.training.report import epoch_axis, marker_size, pyplot
+    from conv1d_cli.training.report import METRIC_LABELS, epoch_axis, marker_size, pyplot
 
+    regression = task_of(runs) == "regression"
+    metric = "rmse" if regression else "acc"
     plt = pyplot()
     fig = plt.figure(figsize=(11, 4.4 + 0.28 * (len(runs) + 1)))
     grid = fig.add_gridspec(2, 2, height_ratios=[4.0, 0.28 * (len(runs) + 1) + 0.2])
-    ax_loss, ax_acc = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
+    ax_loss, ax_metric = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
     longest = max((len(rows) for rows in metrics), default=0)
     size, any_val, epochs_seen = marker_size(longest), False, set()
     handles = []
@@ -202,7 +245,7 @@ def compare_figure(runs: Sequence[RunRow], metrics: Sequence[list[dict[str, floa
         epochs = [int(r["epoch"]) for r in rows]
         epochs_seen.update(epochs)
         for split, style in (("train", "--"), ("val", "-")):
-            for ax, key in ((ax_loss, f"{split}_loss"), (ax_acc, f"{split}_acc")):
+            for ax, key in ((ax_loss, f"{split}_loss"), (ax_metric, f"{split}_{metric}")):
                 values = [r.get(key, float("nan")) for r in rows]
                 if any(v == v for v in values):
                     any_val = any_val or split == "val"
@@ -211,30 +254,32 @@ def compare_figure(runs: Sequence[RunRow], metrics: Sequence[list[dict[str, floa
     styles = [Line2D([], [], color="gray", linestyle="--", label="training")]
     if any_val:
         styles.append(Line2D([], [], color="gray", linestyle="-", label="validation"))
-    for ax, label in ((ax_loss, "loss"), (ax_acc, "accuracy")):
+    for ax, label in ((ax_loss, "loss"), (ax_metric, METRIC_LABELS[metric])):
         epoch_axis(ax, sorted(epochs_seen))
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-    ax_acc.legend(handles=handles + styles, fontsize=7)
+    ax_metric.legend(handles=handles + styles, fontsize=7)
     if any_val:
         fig.suptitle("runs compared (dashed: training, solid: validation)")
     else:
         fig.suptitle("runs compared: training curves (no run has a validation split)")
-    _runs_table(fig.add_subplot(grid[1, :]), runs)
+    _runs_table(fig.add_subplot(grid[1, :]), runs, regression)
     return fig
 
 
-def _runs_table(ax: Any, runs: Sequence[RunRow]) -> None:
-    """The runs under the curves: each name in its curves' colour, with its test accuracy."""
+def _runs_table(ax: Any, runs: Sequence[RunRow], regression: bool = False) -> None:
+    """The runs under the curves: each name in its curves' colour, with its test result."""
     ax.axis("off")
-    columns = ["run", "status", "epochs", "best", "test accuracy", "data"]
+    tested = ["test rmse", "test r2"] if regression else ["test accuracy"]
+    columns = ["run", "status", "epochs", "best", *tested, "data"]
     cells = [
         [
             row.name,
             row.status,
             f"{_fmt(row.epochs_completed)}/{_fmt(row.epochs)}",
-            f"{_fmt(row.monitor)} {_fmt(row.best)}",
-            _fmt(row.test_accuracy),
+            f"{_fmt(row.monitor)} {_best(row)}",
+            *([_error(row.test_rmse), _fmt(row.test_r2)] if regression else []),
+            *([] if regression else [_fmt(row.test_accuracy)]),
             _fmt(row.data),
         ]
         for row in runs

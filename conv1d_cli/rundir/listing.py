@@ -1,9 +1,9 @@
 """``conv1d runs``: one row per run directory (``compare.py`` puts some side by side).
 
 Fast on a sweep's thousand runs: a run costs one read of its small ``summary.json`` and of its
-``config.yaml``'s data section (plus a non-blocking flock probe when it says ``running``, to tell
-a live run from a crashed one); ``metrics.csv`` is read only by ``compare`` and for a run that
-never wrote a summary.
+``config.yaml``'s data section and task (plus a non-blocking flock probe when it says
+``running``, to tell a live run from a crashed one); ``metrics.csv`` is read only by
+``compare`` and for a run that never wrote a summary.
 """
 
 from __future__ import annotations
@@ -37,12 +37,15 @@ class RunRow:
     monitor: str | None
     best: float | None
     best_epoch: int | None
-    test_accuracy: float | None
+    test_accuracy: float | None  # classification runs
     wall_seconds: float | None
     started: str | None  # ISO 8601 UTC
     error: str | None = None
     holder: str | None = None  # the lock holder of a running run
     data: str | None = None  # the data file's name (GunPoint_TRAIN.ts), else the dataset
+    task: str | None = None  # "classification" or "regression"; None: nothing says yet
+    test_rmse: float | None = None  # regression runs: test RMSE (targets' units) and R^2
+    test_r2: float | None = None
 
 
 def is_run(path: Path) -> bool:
@@ -95,8 +98,12 @@ def read_run(name: str, path: Path) -> RunRow:
     best = summary.get("best") if isinstance(summary.get("best"), dict) else {}
     test = summary.get("test") if isinstance(summary.get("test"), dict) else {}
     epochs_done = summary.get("epochs_completed")
+    metrics: list[dict[str, float]] | None = None
     if not summary:  # it never wrote a summary: count the epochs it logged
-        epochs_done = len(read_metrics(path))
+        metrics = read_metrics(path)
+        epochs_done = len(metrics)
+    config = _read_text(path / CONFIG)
+    task = run_task(config, test, best.get("metric"), metrics)
     return RunRow(
         name=name,
         path=str(path),
@@ -111,8 +118,41 @@ def read_run(name: str, path: Path) -> RunRow:
         started=summary.get("started") or _mtime_iso(path),
         error=summary.get("error"),
         holder=holder,
-        data=read_data_label(path),
+        data=data_label(config),
+        task=task,
+        test_rmse=_number(test.get("rmse")),
+        test_r2=_number(test.get("r2")),
     )
+
+
+def _number(value: Any) -> float | None:
+    """A summary.json number, None for absent or NaN (JSON writes NaN as null anyway)."""
+    return float(value) if isinstance(value, int | float) and value == value else None
+
+
+# The settled task a run's config.yaml says (training/setup.py settle_task writes it).
+_TASK_KEY = re.compile(r"^task: (classification|regression)\s*$", re.MULTILINE)
+_REGRESSION_METRICS = ("_rmse", "_mae", "_r2")
+
+
+def run_task(
+    config: str | None,
+    test: dict[str, Any],
+    monitor: str | None,
+    metrics: list[dict[str, float]] | None = None,
+) -> str | None:
+    """The run's task: its config.yaml's ``task`` key, else what its results are (a test RMSE,
+    a regression monitor or metrics.csv column); a run from before tasks existed classifies."""
+    found = _TASK_KEY.search(config or "")
+    if found:
+        return found[1]
+    columns = list(metrics[0]) if metrics else []
+    named = [*test, monitor or "", *columns]
+    if any(str(key) == "rmse" or str(key).endswith(_REGRESSION_METRICS) for key in named):
+        return "regression"
+    if test or monitor or columns:
+        return "classification"
+    return None
 
 
 # The data section of a run's config.yaml, as config_to_yaml writes it (block style, two-space
@@ -123,11 +163,21 @@ _DATA_KEYS = re.compile(r"^  (path|dataset): (.*)$", re.MULTILINE)
 
 def read_data_label(path: Path) -> str | None:
     """What the run trained on: data.path's file name (GunPoint_TRAIN.ts), else data.dataset."""
+    return data_label(_read_text(Path(path) / CONFIG))
+
+
+def _read_text(path: Path) -> str | None:
     try:
-        text = (Path(path) / CONFIG).read_text()
+        return path.read_text()
     except (OSError, ValueError):
         return None
-    section = _DATA_SECTION.search(text)
+
+
+def data_label(config: str | None) -> str | None:
+    """``read_data_label`` of a config.yaml's text (None: no config)."""
+    if config is None:
+        return None
+    section = _DATA_SECTION.search(config)
     fields = dict(_DATA_KEYS.findall(section[1])) if section else {}
     file, dataset = _scalar(fields.get("path")), _scalar(fields.get("dataset"))
     if file:

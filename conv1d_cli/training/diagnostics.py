@@ -1,9 +1,15 @@
-"""A warning when training is stuck at chance, naming the causes that can be measured.
+"""A warning when training is stuck (at chance, or no better than the mean), naming the causes
+that can be measured.
 
 Checked once per run, at the end of the first epoch that is at least the third and has at least
-50 optimizer steps behind it (tiny data sets take a few more epochs). Training accuracy within
-``margin`` of chance (the largest class's share of the training split, what predicting one class
-scores; margin = 10% of the distance from chance to 1) counts as stuck. The measurements:
+50 optimizer steps behind it (tiny data sets take a few more epochs). What counts as stuck:
+
+- classification: training accuracy within ``margin`` of chance (the largest class's share of
+  the training split, what predicting one class scores; margin = 10% of the distance from chance
+  to 1);
+- regression: training R^2 <= 0.05, no better than always predicting the training mean.
+
+The measurements:
 
 - ReLU units that never fire: for each ReLU layer (those inside blocks too), the channels (or
   features) whose output is 0 for every position of every sample of a fixed batch (the first 256
@@ -12,6 +18,10 @@ scores; margin = 10% of the distance from chance to 1) counts as stuck. The meas
 - inputs all of one sign: the normalized training split is all >= 0 (or all <= 0), what
   ``normalize: scale`` makes of signals, and what lets every first-layer ReLU die together.
 - a learning rate outside the range usually used with the optimizer.
+- regression only: targets with outliers (a training target more than ``OUTLIER_STDS`` standard
+  deviations from its mean pulls a squared loss towards it), and outputs that barely vary over
+  the same fixed batch (std below ``FLAT_OUTPUT`` of the targets' std: the network predicts about
+  the mean whatever the input).
 """
 
 from __future__ import annotations
@@ -27,6 +37,9 @@ CHECK_STEPS = 50
 PROBE_SAMPLES = 256
 SHOWN_LAYERS = 4  # ReLU layers with dead units named in the warning, in forward order
 MARGIN = 0.1  # of the distance from chance to perfect accuracy
+STUCK_R2 = 0.05  # regression: a training R^2 at most this is no better than the mean
+OUTLIER_STDS = 6.0  # |standardized target| beyond this: an outlier (normal data: ~4 in 10^5)
+FLAT_OUTPUT = 0.05  # outputs' std below this share of the targets' std: a constant network
 USUAL_LR = {
     "adam": (1e-4, 1e-2),
     "adamw": (1e-4, 1e-2),
@@ -86,6 +99,11 @@ def relu_activity(model: Any, x: np.ndarray) -> list[tuple[str, int, int, int]]:
     once, in eval mode (dropout off, batch norm on its running statistics), each ReLU's output
     recorded on the way; the model is restored after.
     """
+    return probe(model, x)[0]
+
+
+def probe(model: Any, x: np.ndarray) -> tuple[list[tuple[str, int, int, int]], np.ndarray]:
+    """``relu_activity`` of x (B, C, L) and the model's outputs (B, K) of the same pass."""
     was_training = model.training
     found: dict[str, tuple[str, int, int, int]] = {}
 
@@ -110,12 +128,12 @@ def relu_activity(model: Any, x: np.ndarray) -> list[tuple[str, int, int, int]]:
     try:
         for name, relu in relus:  # an instance attribute shadows the class's forward
             relu.forward = recording(name, relu)
-        model.forward(x)
+        outputs = np.array(model.forward(x), dtype=np.float64)  # a copy: buffers are reused
     finally:
         for _, relu in relus:
             relu.__dict__.pop("forward", None)
         model.train(was_training)
-    return list(found.values())
+    return list(found.values()), outputs
 
 
 def stuck_warning(model: Any, data: Any, cfg: Any, epoch: int, train_acc: float) -> str | None:
@@ -124,9 +142,78 @@ def stuck_warning(model: Any, data: Any, cfg: Any, epoch: int, train_acc: float)
     margin = MARGIN * (1.0 - chance)
     if train_acc > chance + margin:
         return None
+    probe_x = _probe_batch(data, cfg)
+    activity, _ = probe(model, probe_x)
+    causes = _shared_causes(activity, len(probe_x), data, cfg)
+    if not causes:
+        causes.append(
+            "none of dead ReLUs, one-sign inputs or an unusual optimizer.lr measured; "
+            "more epochs or a larger optimizer.lr may help"
+        )
+    return (
+        f"warning: training looks stuck: train_acc {train_acc:.3f} after epoch {epoch} is within "
+        f"{margin:.3f} of chance ({chance:.3f}, always the largest class); likely causes: "
+        + "; ".join(causes)
+    )
+
+
+def regression_stuck_warning(
+    model: Any, data: Any, cfg: Any, epoch: int, train_r2: float
+) -> str | None:
+    """One warning line when train_r2 <= ``STUCK_R2``, else None (also for NaN: targets
+    constant over the split have no R^2, and nothing to learn).
+
+    Besides the shared measurements: the largest |standardized training target| (outliers),
+    and the spread of the network's outputs on the probe batch (B, K) against the targets'
+    (standardized targets have std 1, so the outputs' std is already that share).
+    """
+    if not train_r2 <= STUCK_R2:
+        return None
+    probe_x = _probe_batch(data, cfg)
+    activity, outputs = probe(model, probe_x)
+    causes = _shared_causes(activity, len(probe_x), data, cfg)
+    names = list(data.target_names) or ["target"]
+    y = np.asarray(data.y_train, dtype=np.float64).reshape(len(data.y_train), -1)
+    if y.size:
+        furthest = np.abs(y).max(axis=0)  # (K,) in stds of the training split
+        worst = int(np.argmax(furthest))
+        if furthest[worst] > OUTLIER_STDS:
+            which = f" ({names[worst]})" if len(names) > 1 else ""
+            causes.append(
+                f"the targets have outliers: one lies {furthest[worst]:.1f} std from the "
+                f"mean{which}, and a squared loss chases it (loss.type: huber or mae is "
+                "pulled less)"
+            )
+    spread = outputs.std(axis=0) if len(outputs) > 1 else np.zeros(outputs.shape[1:])
+    if spread.size and float(spread.max()) < FLAT_OUTPUT:
+        causes.append(
+            f"the outputs barely vary: over {len(probe_x)} training samples their std is "
+            f"{float(spread.max()):.1%} of the targets' (the network predicts one value whatever "
+            "the input)"
+        )
+    if not causes:
+        causes.append(
+            "none of dead ReLUs, one-sign inputs, an unusual optimizer.lr, outlying targets or "
+            "constant outputs measured; more epochs or a larger optimizer.lr may help, or the "
+            "signals may not hold the target"
+        )
+    return (
+        f"warning: training looks stuck: train_r2 {train_r2:.3f} after epoch {epoch} is no "
+        f"better than predicting the mean (R^2 <= {STUCK_R2:g}); likely causes: "
+        + "; ".join(causes)
+    )
+
+
+def _probe_batch(data: Any, cfg: Any) -> np.ndarray:
+    """The fixed batch every measurement uses: the first training samples (B, C, L)."""
+    return data.x_train[:PROBE_SAMPLES].astype(np.dtype(cfg.train.dtype), copy=False)
+
+
+def _shared_causes(
+    activity: list[tuple[str, int, int, int]], n_probe: int, data: Any, cfg: Any
+) -> list[str]:
+    """The causes both tasks measure: dead ReLUs, one-sign inputs, an unusual learning rate."""
     causes = []
-    probe = data.x_train[:PROBE_SAMPLES].astype(np.dtype(cfg.train.dtype), copy=False)
-    activity = relu_activity(model, probe)
     n_dead, n_units = sum(row[1] for row in activity), sum(row[3] for row in activity)
     if n_dead:
         dead = [row for row in activity if row[1]]
@@ -138,7 +225,7 @@ def stuck_warning(model: Any, data: Any, cfg: Any, epoch: int, train_acc: float)
             named += f"; {len(dead) - SHOWN_LAYERS} more layers"
         causes.append(
             f"{n_dead} of {n_units} ReLU units ({n_dead / n_units:.0%}) never fire on "
-            f"{len(probe)} training samples ({named})"
+            f"{n_probe} training samples ({named})"
         )
     low, high = float(data.x_train.min()), float(data.x_train.max())
     if low >= 0 or high <= 0:
@@ -153,24 +240,21 @@ def stuck_warning(model: Any, data: Any, cfg: Any, epoch: int, train_acc: float)
         causes.append(
             f"optimizer.lr {lr:g} is outside the usual {usual[0]:g}..{usual[1]:g} for {kind}"
         )
-    if not causes:
-        causes.append(
-            "none of dead ReLUs, one-sign inputs or an unusual optimizer.lr measured; "
-            "more epochs or a larger optimizer.lr may help"
-        )
-    return (
-        f"warning: training looks stuck: train_acc {train_acc:.3f} after epoch {epoch} is within "
-        f"{margin:.3f} of chance ({chance:.3f}, always the largest class); likely causes: "
-        + "; ".join(causes)
-    )
+    return causes
 
 
 def warn_if_stuck(trainer: Any, row: dict[str, float]) -> None:
     """The trainer's hook after each epoch: at the check epoch, warn on stderr and in train.log."""
     state = trainer.state
-    if "train_acc" not in row or not check_due(state.epoch, state.step, trainer.steps_per_epoch):
+    if not check_due(state.epoch, state.step, trainer.steps_per_epoch):
         return
-    line = stuck_warning(trainer.model, trainer.data, trainer.cfg, state.epoch, row["train_acc"])
+    args = (trainer.model, trainer.data, trainer.cfg, state.epoch)
+    if "train_acc" in row:
+        line = stuck_warning(*args, row["train_acc"])
+    elif "train_r2" in row:
+        line = regression_stuck_warning(*args, row["train_r2"])
+    else:
+        return
     if line is None:
         return
     trainer.reporter.message(line)

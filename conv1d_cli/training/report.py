@@ -1,4 +1,4 @@
-"""Evaluation metrics and plots (loss/accuracy curves, confusion matrix)."""
+"""Evaluation metrics and plots (loss and metric curves per epoch, confusion matrix)."""
 
 from __future__ import annotations
 
@@ -145,56 +145,104 @@ def marker_size(n_epochs: int) -> float:
     return 6.0 if n_epochs <= SHORT_RUN else 3.0 if n_epochs <= 60 else 0.0
 
 
+# The curves' metric panels per task (beside the loss), and how a metric is named on them.
+CURVE_PANELS = {"classification": ("acc",), "regression": ("rmse", "r2")}
+METRIC_LABELS = {"acc": "accuracy", "rmse": "RMSE", "mae": "MAE", "r2": "R²", "loss": "loss"}
+R2_FLOOR = -1.0  # R^2 axis bottom: an early -40 (worse than the mean) would flatten the curve
+
+
 def curves_title(run: str, data_cfg: Any, test: dict[str, Any] | None, data: Any) -> str:
     """``run · data file · test result``: what ran, on what, and how it scored.
 
     ``data_cfg`` is the config's data section, ``data`` the loaded Dataset. The data file is
     data.path's name (the archive's ``GunPoint_TRAIN.ts``), else the dataset; the result is the
-    best weights' test accuracy, "no test split", or "not tested" (a run that stopped before
-    its end: interrupted, diverged).
+    best weights' test accuracy (regression: test RMSE and R²), "no test split", or "not tested"
+    (a run that stopped before its end: interrupted, diverged).
     """
     name = Path(data_cfg.path).name if data_cfg.path else data_cfg.dataset
-    if test and test.get("accuracy") is not None:
-        result = f"test accuracy {float(test['accuracy']):.4f} (n={test.get('n', '?')})"
-    else:
+    result = describe_test(test)
+    if result is None:
         result = "no test split" if len(data.y_test) == 0 else "not tested"
     return f"{run} · {name} · {result}"
 
 
+def describe_test(test: dict[str, Any] | None) -> str | None:
+    """summary.json's ``test`` as words: "test accuracy 0.9867 (n=150)", "test RMSE 0.0412,
+    R² 0.871 (n=61)"; None when there is none."""
+    if not test:
+        return None
+    n = f"(n={test.get('n', '?')})"
+    if test.get("accuracy") is not None:
+        return f"test accuracy {float(test['accuracy']):.4f} {n}"
+    if test.get("rmse") is not None:
+        r2 = test.get("r2")
+        tail = f", R² {float(r2):.3f}" if r2 is not None and np.isfinite(float(r2)) else ""
+        return f"test RMSE {float(test['rmse']):.4g}{tail} {n}"
+    return None
+
+
+def curve_metrics(rows: Sequence[dict[str, float]]) -> tuple[str, ...]:
+    """The metric panels beside the loss for metrics.csv ``rows``: ("acc",) for classification,
+    ("rmse", "r2") for regression (told by the columns, so old runs read as they were)."""
+    first = rows[0] if rows else {}
+    for task, panels in CURVE_PANELS.items():
+        if f"train_{TASKS[task].metrics[0]}" in first:
+            return panels
+    return CURVE_PANELS["classification"]
+
+
 def curves_figure(rows: Sequence[dict[str, float]], title: str = "") -> Any:
-    """Loss and accuracy per epoch (train and validation, where there is one): a Figure."""
+    """Loss and the task's metrics per epoch (train and validation, where there is one): loss
+    and accuracy for classification, loss, RMSE and R² for regression. A Figure."""
     plt = pyplot()
     epochs = [int(row["epoch"]) for row in rows]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    panels = ("loss", *curve_metrics(rows))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
     size = marker_size(len(epochs))
     for split, marker in (("train", "o"), ("val", "s")):
         losses = [row.get(f"{split}_loss", float("nan")) for row in rows]
-        accs = [row.get(f"{split}_acc", float("nan")) for row in rows]
-        if not np.all(np.isnan(losses)):
-            label = "train" if split == "train" else "validation"
-            for ax, values in ((ax_loss, losses), (ax_acc, accs)):
-                ax.plot(epochs, values, "-", marker=marker, label=label, markersize=size)
-                if len(epochs) == 1:  # one point: say its value, it has no curve to read
-                    ax.annotate(
-                        f"{values[0]:.4f}",
-                        (epochs[0], values[0]),
-                        xytext=(8, 4),
-                        textcoords="offset points",
-                        fontsize=8,
-                    )
-    for ax, name in ((ax_loss, "loss"), (ax_acc, "accuracy")):
+        if np.all(np.isnan(losses)):
+            continue
+        label = "train" if split == "train" else "validation"
+        for ax, metric in zip(axes, panels, strict=True):
+            values = [row.get(f"{split}_{metric}", float("nan")) for row in rows]
+            ax.plot(epochs, values, "-", marker=marker, label=label, markersize=size)
+            if len(epochs) == 1:  # one point: say its value, it has no curve to read
+                ax.annotate(
+                    f"{values[0]:.4f}",
+                    (epochs[0], values[0]),
+                    xytext=(8, 4),
+                    textcoords="offset points",
+                    fontsize=8,
+                )
+    for ax, metric in zip(axes, panels, strict=True):
         epoch_axis(ax, epochs)
-        ax.set_ylabel(name)
+        ax.set_ylabel(METRIC_LABELS[metric])
         ax.grid(alpha=0.3)
         ax.legend()
-    if len(epochs) == 1:  # matplotlib would zoom to +-4% around the one value
-        ax_acc.set_ylim(0.0, 1.05)
-        top = np.nanmax([row.get(k, np.nan) for row in rows for k in ("train_loss", "val_loss")])
-        if np.isfinite(top):
-            ax_loss.set_ylim(0.0, max(top * 1.25, 1e-3))
+        _metric_limits(ax, metric, rows, len(epochs) == 1)
     if title:
         fig.suptitle(title)
     return fig
+
+
+def _metric_limits(ax: Any, metric: str, rows: Sequence[dict[str, float]], one: bool) -> None:
+    """Y limits where matplotlib's own mislead: one epoch (it zooms to +-4% around the one
+    value), and an R² far below 0 (early epochs worse than the mean hide the later curve)."""
+    values = np.array([row.get(f"{s}_{metric}", np.nan) for row in rows for s in ("train", "val")])
+    finite = values[np.isfinite(values)]
+    if metric == "r2":
+        low = float(finite.min()) if finite.size else 0.0
+        bottom = max(min(low, 0.0) - 0.05, R2_FLOOR)
+        ax.set_ylim(bottom, 1.05)
+        if low < R2_FLOOR:
+            ax.set_ylabel(f"R² (below {R2_FLOOR:g} not shown)")
+    elif not one:
+        return
+    elif metric == "acc":
+        ax.set_ylim(0.0, 1.05)  # accuracy on its whole range
+    elif finite.size:  # loss, RMSE: from 0, the one value inside
+        ax.set_ylim(0.0, max(float(finite.max()) * 1.25, 1e-3))
 
 
 def plot_curves(rows: Sequence[dict[str, float]], path: Path, title: str = "") -> None:
