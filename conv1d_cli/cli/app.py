@@ -210,6 +210,7 @@ def eval_(
     Point it at other data with --set, e.g. --set data.source=idx --set data.path=DIR.
     """
     from conv1d_cli.inference.evaluate import evaluate_checkpoint
+    from conv1d_cli.task import get_task
 
     with user_errors(ctx):
         result = evaluate_checkpoint(target, set_ or [])
@@ -220,13 +221,28 @@ def eval_(
     out = stdout()
     out.print(f"checkpoint: {result.checkpoint} (epoch {report['epoch']})", markup=False)
     out.print(f"data: {report['data']}", markup=False)
-    out.print(f"accuracy {report['accuracy']:.4f}  loss {report['loss']:.4f}  (n={report['n']})")
-    out.print(_per_class_table(report))
-    out.print(_confusion_table(report))
+    out.print(get_task(report.get("task")).headline(report), markup=False)
+    if "per_output" in report:  # regression
+        if len(report["per_output"]) > 1:
+            out.print(_per_output_table(report))
+    else:
+        out.print(_per_class_table(report))
+        out.print(_confusion_table(report))
     if result.run_dir is not None:
         stderr().print(
-            f"wrote {result.run_dir / 'eval.json'} and confusion.png", markup=False, soft_wrap=True
+            f"wrote {result.run_dir / 'eval.json'} and {result.picture}",
+            markup=False,
+            soft_wrap=True,
         )
+
+
+def _per_output_table(report: dict[str, Any]) -> Table:
+    table = Table(title="per output (in each target's units)", title_justify="left")
+    for column in ("target", "rmse", "mae", "r2"):
+        table.add_column(column, justify="left" if column == "target" else "right")
+    for row in report["per_output"]:
+        table.add_row(row["target"], f"{row['rmse']:.4g}", f"{row['mae']:.4g}", f"{row['r2']:.4f}")
+    return table
 
 
 def _per_class_table(report: dict[str, Any]) -> Table:

@@ -25,7 +25,7 @@ def predict_command(
         typer.Argument(
             metavar="INPUT",
             help="Samples to label: .npy (memory-mapped), .npz (x, optional y), .csv (label "
-            "column optional), .ts, .tsv, an IDX images file or a folder of IDX files.",
+            "or target column optional), .ts, .tsv, an IDX images file or a folder of IDX files.",
             show_default=False,
         ),
     ],
@@ -38,7 +38,11 @@ def predict_command(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
     top: Annotated[
         int | None,
-        typer.Option("--top", metavar="K", help="Only the K most probable classes per sample."),
+        typer.Option(
+            "--top",
+            metavar="K",
+            help="Only the K most probable classes per sample (classification).",
+        ),
     ] = None,
     json_lines: Annotated[
         bool, typer.Option("--json", help="JSON lines (one object per sample) instead of CSV.")
@@ -54,8 +58,10 @@ def predict_command(
 ) -> None:
     """Label new samples: one row per sample, index, predicted label, class probabilities.
 
-    The checkpoint alone decides normalization, input shape and class names. When the input
-    has labels, the accuracy goes to stderr. An input of another length, or with labels that
+    A regression network writes index,prediction (one column per target), the input's target
+    beside it when it has one, and RMSE, MAE and R^2 on stderr. The checkpoint alone decides
+    normalization, input shape and class names. When the input has labels, the accuracy goes
+    to stderr. An input of another length, or with labels that
     are not the network's classes, is refused (exit 2); shorter series are padded only for a
     run trained on padded unequal-length series.
     """
@@ -94,6 +100,19 @@ def predict_command(
         err.print(
             f"accuracy {result.accuracy:.4f} (n={result.n}, the input's labels)", markup=False
         )
+    if result.metrics is not None:
+        err.print(metrics_line(result.metrics, result.n, "the input's targets"), markup=False)
+        per_output = result.metrics["per_output"]
+        if len(per_output) > 1:
+            for name, scores in per_output.items():
+                err.print(metrics_line(scores, result.n, name), markup=False)
+
+
+def metrics_line(scores: dict[str, Any], n: int, what: str) -> str:
+    """A regression prediction's scores: "rmse 0.1532  mae 0.1156  r2 0.9934 (n=120, WHAT)"."""
+    return (
+        f"rmse {scores['rmse']:.4g}  mae {scores['mae']:.4g}  r2 {scores['r2']:.4f} (n={n}, {what})"
+    )
 
 
 @contextmanager

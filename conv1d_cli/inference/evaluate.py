@@ -1,6 +1,7 @@
 """``conv1d eval``: a network rebuilt from its checkpoint alone, scored on a test split.
 
-Writes ``eval.json`` and ``confusion.png`` into the run directory (under the run's lock).
+Writes ``eval.json`` and the task's picture (``confusion.png``; regression: ``predictions.png``,
+predicted against true values) into the run directory, under the run's lock.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from conv1d_cli.inference.load import load_model
 from conv1d_cli.rundir.atomic import write_json
 from conv1d_cli.rundir.layout import run_dir_of
 from conv1d_cli.rundir.lock import run_dir_lock
-from conv1d_cli.training.report import Evaluation, per_class_report, plot_confusion
+from conv1d_cli.task import get_task
 
 # The only keys --set may change at evaluation: which data, and how much of it per batch.
 EVAL_OVERRIDABLE = ("data.", "train.eval_batch_size")
@@ -33,7 +34,12 @@ EVAL_OVERRIDABLE = ("data.", "train.eval_batch_size")
 class EvalResult:
     checkpoint: Path
     run_dir: Path | None
-    report: dict[str, Any]  # accuracy, loss, n, per_class, confusion, class_names, ...
+    report: dict[str, Any]  # task, accuracy | rmse/mae/r2, loss, n, per_class | per_output, ...
+
+    @property
+    def picture(self) -> str:
+        """The picture's file name in the run directory."""
+        return get_task(self.report.get("task")).picture
 
 
 def evaluate_checkpoint(target: Path, overrides: Sequence[str] = ()) -> EvalResult:
@@ -49,7 +55,8 @@ def evaluate_checkpoint(target: Path, overrides: Sequence[str] = ()) -> EvalResu
     cfg = load_config_dict(loaded.meta["config"], str(checkpoint_path), overrides)
     expected = loaded.input_shape
     raw = fit_raw(read_raw(cfg.data, "eval"), cfg.data.view, expected, loaded.padded)
-    # Labels that are not the network's classes are refused by prepare, naming them.
+    # Labels that are not the network's classes are refused by prepare, naming them; targets
+    # are standardized with the checkpoint's training statistics, as the network learned them.
     data = prepare(
         raw,
         cfg.data,
@@ -57,43 +64,36 @@ def evaluate_checkpoint(target: Path, overrides: Sequence[str] = ()) -> EvalResu
         purpose="eval",
         normalization=loaded.normalization,
         class_names=list(loaded.class_names),
+        task=loaded.task,
+        target_scaling=loaded.target_scaling,
     )
     if len(data.y_test) == 0:
         raise DataError("the test split is empty: nothing to evaluate")
     # The data pipeline already normalized the split with the checkpoint's statistics.
     loaded.config = cfg  # train.eval_batch_size may be overridden
     check_memory(loaded.model, expected, loaded.batch_size, training=False, what="evaluation")
-    logits = loaded.logits(data.x_test, normalized=True)
-    predictions = np.argmax(logits, axis=1)
-    result = Evaluation(
-        build_loss(cfg.loss).forward(logits, data.y_test),
-        len(data.y_test),
-        {"acc": float(np.mean(predictions == data.y_test))},
-        logits,
+    outputs = loaded.logits(data.x_test, normalized=True)
+    task = get_task(loaded.task)
+    scores, details = task.eval_report(
+        outputs, data.y_test, loaded.target_scaling, loaded.output_names
     )
-    names = list(loaded.class_names)
-    details = per_class_report(data.y_test, result.predictions, names)
     report = {
-        "accuracy": result.accuracy,
-        "loss": result.loss,
-        "n": result.n,
+        "task": task.name,
+        **scores,
+        "loss": float(build_loss(cfg.loss).forward(outputs, data.y_test)),
+        "n": len(data.y_test),
         "checkpoint": str(checkpoint_path),
         "epoch": loaded.epoch,
         "data": data.description,
         "test_split": data.test_split,
-        "class_names": names,
         **details,
     }
     run_dir = run_dir_of(checkpoint_path)
     with run_dir_lock(run_dir, "conv1d eval"):  # one writer per run: eval writes into it
         if run_dir is not None:
             write_json(run_dir / "eval.json", report)
-            plot_confusion(
-                np.asarray(details["confusion"]),
-                names,
-                run_dir / "confusion.png",
-                title=f"{run_dir.name}: accuracy {result.accuracy:.4f} (n={result.n})",
-            )
+            picture = run_dir / task.picture
+            task.draw(report, outputs, data.y_test, loaded.target_scaling, picture, run_dir.name)
     return EvalResult(checkpoint_path, run_dir, report)
 
 

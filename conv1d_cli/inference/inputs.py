@@ -25,13 +25,14 @@ SUFFIXES = ".npy, .npz, .csv, .ts, .tsv, an IDX file or a folder of IDX files"
 @dataclass
 class PredictInput:
     """Raw samples from one file. ``x`` is (N, ...) (maybe memory-mapped) unless ``rows``
-    streams a CSV; ``y`` holds the labels when the file has them."""
+    streams a CSV; ``y`` holds the labels (or regression targets, (N,) or (N, K)) when the file
+    has them."""
 
     origin: str
     n: int
     x: np.ndarray | None = None
     y: np.ndarray | None = None
-    csv_spec: tuple[int | None, int] | None = None  # (label column index, rows to skip)
+    csv_spec: tuple[tuple[int, ...], int] | None = None  # (label columns, rows to skip)
     csv_labels: np.ndarray | None = None  # a streamed CSV's distinct labels, read up front
     note: str | None = None  # what was done to fit the network (padding), said once on stderr
 
@@ -42,7 +43,8 @@ class PredictInput:
         return self.csv_labels
 
     def batches(self, size: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-        """(x (n, ...), labels (n,) or None) for consecutive batches of at most ``size``."""
+        """(x (n, ...), labels (n,) / targets (n, K) or None) for consecutive batches of at most
+        ``size``."""
         if self.x is not None:
             for start in range(0, self.n, size):
                 labels = None if self.y is None else self.y[start : start + size]
@@ -113,23 +115,30 @@ def _float(value: str) -> bool:
     return True
 
 
-def _csv(path: Path, label_column: str) -> PredictInput:
-    """A header is optional; a column named like the config's label column holds labels."""
+def _csv(path: Path, label_column: str | tuple[str, ...]) -> PredictInput:
+    """A header is optional; columns named like the config's label column(s) hold labels (or
+    regression targets: several columns are K targets, read as (n, K) per batch)."""
+    columns = (label_column,) if isinstance(label_column, str) else tuple(label_column)
     try:
         with path.open(newline="") as handle:
             reader = csv.reader(handle)
             first = next(reader, None)
             header = first is not None and not all(_float(value) for value in first)
             names = [name.strip() for name in first] if header else []
-            label_at = names.index(label_column) if label_column in names else None
-            if label_at is None:
+            label_at = tuple(names.index(c) for c in columns if c in names)
+            if not label_at:
                 rows = sum(1 for row in reader if row)
                 labels = None
             else:  # the distinct labels, so unknown ones are refused before any output
-                seen = {row[label_at].strip() for row in reader if len(row) > label_at}
+                seen = {
+                    tuple(row[i].strip() for i in label_at)
+                    for row in reader
+                    if len(row) > max(label_at)
+                }
                 handle.seek(0)
                 rows = sum(1 for row in csv.reader(handle) if row) - 1
                 labels = np.array(sorted(seen))
+                labels = labels[:, 0] if len(label_at) == 1 and len(labels) else labels
                 with contextlib.suppress(ValueError):
                     labels = np.unique(labels.astype(np.int64))  # as _csv_batches reads them
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
@@ -142,8 +151,9 @@ def _csv(path: Path, label_column: str) -> PredictInput:
 
 
 def _csv_batches(
-    path: Path, label_at: int | None, skip: int, size: int
+    path: Path, label_at: tuple[int, ...], skip: int, size: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """(values (n, L), labels (n,) for one label column, (n, K) for several, or None)."""
     with path.open(newline="") as handle:
         reader = (row for row in itertools.islice(csv.reader(handle), skip, None) if row)
         line = skip
@@ -151,9 +161,12 @@ def _csv_batches(
             values, labels = [], []
             for row in chunk:
                 line += 1
-                if label_at is not None:
-                    labels.append(row[label_at].strip())
-                    row = row[:label_at] + row[label_at + 1 :]
+                if label_at:
+                    try:
+                        labels.append([row[i].strip() for i in label_at])
+                    except IndexError:
+                        raise DataError(f"{path}:{line}: the row has no label column") from None
+                    row = [v for i, v in enumerate(row) if i not in label_at]
                 try:
                     values.append([float(v) for v in row])
                 except ValueError as exc:
@@ -161,8 +174,9 @@ def _csv_batches(
             if len({len(v) for v in values}) > 1:
                 raise DataError(f"{path}: rows near line {line} have different numbers of values")
             y = None
-            if label_at is not None:
+            if label_at:
                 y = np.array(labels)
+                y = y[:, 0] if len(label_at) == 1 else y
                 with contextlib.suppress(ValueError):
                     y = y.astype(np.int64)
             yield np.array(values, dtype=np.float32), y

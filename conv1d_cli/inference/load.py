@@ -1,4 +1,4 @@
-"""One inference path: a checkpoint -> network, normalization, class names, input shape.
+"""One inference path: a checkpoint -> network, normalization, class or target names, input shape.
 
 ``conv1d eval``, ``conv1d predict``, the ONNX export's check and the scikit-learn estimator all
 go through ``LoadedModel``: raw samples are normalized with the statistics the checkpoint stores
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from conv1d_cli.errors import DataError
+from conv1d_cli.errors import Conv1dError, DataError
 
 # Largest single activation (one layer's output for one batch) inference lets a batch reach; a
 # long sequence gets a smaller batch instead of gigabytes of activations.
@@ -47,7 +47,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 @dataclass
 class LoadedModel:
-    """A trained network ready to predict: ``predict``, ``predict_proba``, ``classes_``.
+    """A trained network ready to predict: ``predict``, ``predict_proba``, ``classes_``; a
+    regression network's ``predict`` answers numbers in the targets' units (``target_names``).
 
     ``input_shape`` is one sample's (channels, length); inputs may be (N, channels, length), or
     any (N, ...) whose samples hold channels * length values (read in C order, as ``data.view``
@@ -82,6 +83,21 @@ class LoadedModel:
     @property
     def n_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def regression(self) -> bool:
+        """Whether the network predicts numbers (``target_names``) rather than classes."""
+        return self.task == "regression"
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """One name per network output: the class names, or the regression target names."""
+        return self.target_names if self.regression else self.class_names
+
+    @property
+    def n_outputs(self) -> int:
+        """K, the network's output width: classes, or regression targets."""
+        return len(self.output_names)
 
     @property
     def padded(self) -> bool:
@@ -150,19 +166,41 @@ class LoadedModel:
         return self.runner.logits(batch.astype(self.dtype, copy=False))
 
     def logits(self, x: Any, batch_size: int | None = None, *, normalized: bool = False):
-        """(N, K) network outputs for raw (or, with ``normalized``, already normalized) x."""
-        out = np.empty((len(x), self.n_classes), dtype=self.dtype)
+        """(N, K) network outputs for raw (or, with ``normalized``, already normalized) x:
+        logits, or standardized regression values (``values`` turns them into the targets')."""
+        out = np.empty((len(x), self.n_outputs), dtype=self.dtype)
         for start, part in self.iter_logits(x, batch_size, normalized=normalized):
             out[start : start + len(part)] = part
         return out
 
+    def values(self, outputs: np.ndarray) -> np.ndarray:
+        """A regression network's outputs (N, K) -> (N, K) float64 in the targets' units."""
+        from conv1d_cli.task.regression import destandardize
+
+        if not self.regression or self.target_scaling is None:
+            raise Conv1dError(f"{self._what()} predicts classes, not numbers")
+        return destandardize(outputs, self.target_scaling)
+
     def predict_proba(self, x: Any, batch_size: int | None = None) -> np.ndarray:
-        """(N, K) class probabilities of raw samples x."""
+        """(N, K) class probabilities of raw samples x (classification networks only)."""
+        if self.regression:
+            raise Conv1dError(
+                f"{self._what()} is a regression network: it predicts numbers "
+                f"({', '.join(self.target_names)}), not class probabilities; use predict"
+            )
         return softmax(self.logits(x, batch_size))
 
     def predict(self, x: Any, batch_size: int | None = None) -> np.ndarray:
-        """(N,) predicted class names of raw samples x."""
-        return self.classes_[np.argmax(self.logits(x, batch_size), axis=1)]
+        """Raw samples x -> (N,) predicted class names; regression: (N,) float64 values in
+        the target's units, (N, K) for K targets (columns in ``target_names`` order)."""
+        outputs = self.logits(x, batch_size)
+        if self.regression:
+            values = self.values(outputs)
+            return values[:, 0] if values.shape[1] == 1 else values
+        return self.classes_[np.argmax(outputs, axis=1)]
+
+    def _what(self) -> str:
+        return str(self.checkpoint) if self.checkpoint is not None else "this network"
 
     def explain(
         self, x: Any, method: str = "gradcam", *, target: str | int | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ class Task(ABC):
     name: str
     metrics: tuple[str, ...]  # per-epoch metrics besides the loss; the first is the headline
     losses: tuple[str, ...]  # the loss.type values that fit; the first is the default
+    picture: str  # the file ``conv1d eval`` draws into the run directory
 
     @property
     def default_loss(self) -> str:
@@ -58,6 +60,25 @@ class Task(ABC):
         self, tally: dict[str, np.ndarray], n: int, scaling: dict[str, Any] | None
     ) -> dict[str, float]:
         """{metric: value} for each of ``metrics`` from the summed tally of n samples."""
+
+    @abstractmethod
+    def eval_report(
+        self, outputs: np.ndarray, y: np.ndarray, scaling: dict[str, Any] | None,
+        names: tuple[str, ...],
+    ) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+        """eval.json's task keys for network outputs (N, K) on a test split with targets y (as
+        the trainer sees them); ``names``: class names or target names. (scores, details):
+        the scores lead the report, the details (per class / per output) follow it."""
+
+    @abstractmethod
+    def headline(self, report: dict[str, Any]) -> str:
+        """``conv1d eval``'s one line of scores from ``eval_report`` plus "loss" and "n"."""
+
+    @abstractmethod
+    def draw(self, report: dict[str, Any], outputs: np.ndarray, y: np.ndarray,
+             scaling: dict[str, Any] | None, path: Path, run_name: str) -> None:  # fmt: skip
+        """Write ``picture`` of one evaluation (``report`` from ``eval_report`` plus "loss"
+        and "n") to ``path``, a PNG titled with ``run_name`` and the headline scores."""
 
     @abstractmethod
     def describe_targets(self, n_outputs: int, names: tuple[str, ...]) -> str:

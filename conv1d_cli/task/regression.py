@@ -7,6 +7,7 @@ predictions, the ONNX output) is back in the original units.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,7 @@ class Regression(Task):
     name = "regression"
     metrics = ("rmse", "mae", "r2")
     losses = ("mse", "mae", "huber")
+    picture = "predictions.png"
 
     def tally(
         self, outputs: np.ndarray, y: np.ndarray, scaling: dict[str, Any] | None = None
@@ -54,13 +56,11 @@ class Regression(Task):
             "syy": (y**2).sum(axis=0),
         }
 
-    def scores(
-        self, tally: dict[str, Any], n: int, scaling: dict[str, Any] | None
-    ) -> dict[str, float]:
-        """RMSE and MAE in the targets' units and R^2, each averaged over the K outputs
-        (scikit-learn's ``multioutput="uniform_average"``)."""
-        if n == 0 or scaling is None:
-            return dict.fromkeys(self.metrics, float("nan"))
+    def per_output(
+        self, tally: dict[str, Any], n: int, scaling: dict[str, Any]
+    ) -> dict[str, np.ndarray]:
+        """{"rmse", "mae", "r2"}: (K,) per output, RMSE and MAE in the targets' units, from the
+        summed tally of n > 0 samples; R^2 is NaN for an output whose targets do not vary."""
         std = np.asarray(scaling["std"], dtype=np.float64)
         sse, sae = np.asarray(tally["sse"]), np.asarray(tally["sae"])
         sy, syy = np.asarray(tally["sy"]), np.asarray(tally["syy"])
@@ -68,11 +68,50 @@ class Regression(Task):
         total = syy - sy**2 / n
         with np.errstate(divide="ignore", invalid="ignore"):
             r2 = np.where(total > 1e-12 * n, 1.0 - sse / total, np.nan)
-        return {
-            "rmse": float(np.mean(np.sqrt(sse / n) * std)),
-            "mae": float(np.mean(sae / n * std)),
-            "r2": float(np.mean(r2)),
-        }
+        return {"rmse": np.sqrt(sse / n) * std, "mae": sae / n * std, "r2": r2}
+
+    def scores(
+        self, tally: dict[str, Any], n: int, scaling: dict[str, Any] | None
+    ) -> dict[str, float]:
+        """RMSE and MAE in the targets' units and R^2, each averaged over the K outputs
+        (scikit-learn's ``multioutput="uniform_average"``)."""
+        if n == 0 or scaling is None:
+            return dict.fromkeys(self.metrics, float("nan"))
+        return {name: float(np.mean(v)) for name, v in self.per_output(tally, n, scaling).items()}
+
+    def eval_report(
+        self, outputs: np.ndarray, y: np.ndarray, scaling: dict[str, Any] | None,
+        names: tuple[str, ...],
+    ) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+        """outputs, y (N, K) standardized -> RMSE, MAE, R^2 averaged over the outputs, and the
+        same per output (in each target's units) with the target names."""
+        if scaling is None:
+            raise ValueError("a regression evaluation needs the target scaling")
+        tally = self.tally(outputs, y, scaling)
+        scores = self.scores(tally, len(y), scaling)
+        each = self.per_output(tally, len(y), scaling) if len(y) else {}
+        per_output = [
+            {"target": name, **{metric: float(each[metric][i]) for metric in self.metrics}}
+            for i, name in enumerate(names)
+            if each
+        ]
+        return scores, {"target_names": list(names), "per_output": per_output}
+
+    def headline(self, report: dict[str, Any]) -> str:
+        return (
+            f"rmse {report['rmse']:.4g}  mae {report['mae']:.4g}  r2 {report['r2']:.4f}  "
+            f"loss {report['loss']:.4f}  (n={report['n']})"
+        )
+
+    def draw(self, report: dict[str, Any], outputs: np.ndarray, y: np.ndarray,
+             scaling: dict[str, Any] | None, path: Path, run_name: str) -> None:  # fmt: skip
+        """Predicted against true values (the identity line where they agree) above the
+        residuals, one column per output, in the targets' units."""
+        from conv1d_cli.inference.scatter import plot_predictions
+
+        title = f"{run_name}: rmse {report['rmse']:.4g}, r2 {report['r2']:.4f} (n={report['n']})"
+        predicted, true = destandardize(outputs, scaling), destandardize(y, scaling)
+        plot_predictions(true, predicted, report["target_names"], path, title)
 
     def describe_targets(self, n_outputs: int, names: tuple[str, ...]) -> str:
         what = "1 target" if n_outputs == 1 else f"{n_outputs} targets"
