@@ -63,7 +63,9 @@ class DataConfig(StrictModel):
     # the series (ends take the nearest value) or with raw zeros.
     missing: Literal["error", "interpolate", "zero"] = "error"
     limit: PositiveInt | None = None
-    label_column: str = "label"
+    # csv: the column holding each row's label or target; several columns ([a, b]) are K
+    # regression targets, the outputs named by their columns.
+    label_column: str | Annotated[tuple[str, ...], Field(min_length=1)] = "label"
     # Training-time augmentation: random shifts of up to `shift` pixels/samples, Gaussian noise std,
     # each sample's channels multiplied by factors drawn from N(1, amplitude).
     shift: NonNegativeInt = 0

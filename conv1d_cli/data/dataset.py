@@ -53,6 +53,17 @@ class RawData:
     # "regression" when the file itself says so (.ts @targetLabel true); None: from the targets
     task_hint: str | None = None
     target_names: tuple[str, ...] | None = None  # regression: one name per target column
+    # (file, line of each sample) for the training / test labels, so an error about one label
+    # names its line; None where the reader does not say.
+    train_lines: tuple[str, np.ndarray] | None = None
+    test_lines: tuple[str, np.ndarray] | None = None
+
+    def place(self, row: int, test: bool = False) -> str:
+        """``FILE:LINE`` of sample ``row``'s label (training or test), else the origin."""
+        lines = self.test_lines if test else self.train_lines
+        if lines is None or not 0 <= row < len(lines[1]):
+            return self.origin
+        return f"{lines[0]}:{int(lines[1][row])}"
 
     def test_origin(self) -> TestSource:
         """``test_source``, or the generic one for a reader that does not say."""

@@ -50,13 +50,22 @@ def prepare(
         if x is not None:
             _check_finite(x, raw.origin, name)
 
-    task = choose_task(raw, y_pool if len(y_pool) else y_test, task)
+    y_given = y_pool if len(y_pool) else y_test
+    task, requested = choose_task(raw, y_given, task), task
     regression = task == "regression"
     if regression:
         names: list[str] = []
         y_pool = _targets(y_pool, raw, "targets")
-        y_test = None if y_test is None else _targets(y_test, raw, "test targets")
+        y_test = None if y_test is None else _targets(y_test, raw, "test targets", test=True)
     else:
+        if (
+            class_names is None
+            and requested != "auto"
+            and choose_task(raw, y_given, "auto") != task
+        ):
+            _check_classes_of_targets(np.asarray(y_given), raw)
+        y_pool = _class_labels(y_pool, raw)
+        y_test = None if y_test is None else _class_labels(y_test, raw)
         names = _class_names(raw, y_pool, class_names)
         y_pool = _label_indices(y_pool, names, raw)
         y_test = None if y_test is None else _label_indices(y_test, names, raw)
@@ -135,17 +144,20 @@ def choose_task(raw: RawData, y: np.ndarray | None, requested: str) -> str:
     return "regression" if y.ndim == 2 or y.dtype.kind == "f" else "classification"
 
 
-def _targets(y: np.ndarray, raw: RawData, what: str) -> np.ndarray:
-    """Regression targets as (N, K) float64; labels that are not numbers are a DataError."""
+def _targets(y: np.ndarray, raw: RawData, what: str, test: bool = False) -> np.ndarray:
+    """Regression targets as (N, K) float64; a label that is not a finite number is a DataError
+    naming its file and line when the reader says where each label came from."""
     y = np.asarray(y)
+    column = f" in column {raw.target_names[0]!r}" if raw.target_names and y.ndim == 1 else ""
     if y.dtype.kind in "US":
         try:
             y = y.astype(np.float64)
         except ValueError:
-            bad = next(v for v in y.reshape(-1).tolist() if not _is_number(v))
+            cells = y.reshape(len(y), -1).tolist()
+            row, bad = next((i, v) for i, r in enumerate(cells) for v in r if not _is_number(v))
             raise DataError(
-                f"{raw.origin}: {what} must be numbers for task regression, found {bad!r}; "
-                "set task: classification for named classes"
+                f"{raw.place(row, test)}: {what} must be numbers for task regression, found "
+                f"{bad!r}{column}; set task: classification for named classes"
             ) from None
     if y.dtype.kind not in "biuf":
         raise DataError(f"{raw.origin}: {what} have dtype {y.dtype}; regression needs numbers")
@@ -153,7 +165,39 @@ def _targets(y: np.ndarray, raw: RawData, what: str) -> np.ndarray:
     y = y[:, None] if y.ndim == 1 else y
     if not np.isfinite(y).all():
         first = int(np.argwhere(~np.isfinite(y).all(axis=1))[0, 0])
-        raise DataError(f"{raw.origin}: {what} hold NaN or infinite values (first in row {first})")
+        where = raw.place(first, test)
+        row = f" (first in row {first})" if where == raw.origin else column
+        raise DataError(f"{where}: {what} hold NaN or infinite values{row}")
+    return y
+
+
+def _check_classes_of_targets(y: np.ndarray, raw: RawData) -> None:
+    """``task: classification`` on data that reads as regression: its distinct target values
+    become the classes, unless most of them are single samples (numbers, not classes)."""
+    if y.ndim == 2 and y.shape[1] > 1:
+        return  # refused by _class_labels
+    distinct = len(np.unique(y))
+    if distinct > len(y) / 2:
+        raise DataError(
+            f"{raw.origin}: task classification, but the {len(y)} training targets take "
+            f"{distinct} distinct values (numbers to predict, not classes); use task: regression "
+            "or auto"
+        )
+
+
+def _class_labels(y: np.ndarray, raw: RawData) -> np.ndarray:
+    """Labels (N,) for classification: one target column as a vector, whole float values as
+    integers (class "3", not "3.0"); several target columns are refused."""
+    y = np.asarray(y)
+    if y.ndim == 2:
+        if y.shape[1] != 1:
+            raise DataError(
+                f"{raw.origin}: {y.shape[1]} target columns are regression targets; "
+                "task classification needs one label per sample"
+            )
+        y = y[:, 0]
+    if y.dtype.kind == "f" and np.all(y == np.round(y)):
+        return y.astype(np.int64)
     return y
 
 
@@ -297,7 +341,8 @@ def _split(
     present = int(np.count_nonzero(counts))
     if n_part < present or len(y) - n_part < present or counts[counts > 0].min() < 2:
         thin = [names[i] for i in np.flatnonzero((counts > 0) & (counts < 2))]
-        detail = f"; class {', '.join(map(repr, thin))} has one sample" if thin else ""
+        detail = f"; class {some(thin)} has one sample" if len(thin) == 1 else ""
+        detail = f"; classes {some(thin)} have one sample" if len(thin) > 1 else detail
         raise DataError(
             f"{key}: {fraction} of {len(y)} samples cannot give every one of the {present} "
             f"classes a sample on both sides{detail}; change {key} or data.limit"

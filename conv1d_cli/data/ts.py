@@ -51,6 +51,7 @@ class Series:
     lines: list[int] = field(default_factory=list)
     class_names: tuple[str, ...] | None = None
     regression: bool = False  # @targetLabel true: labels are numeric targets
+    label_line: int = 0  # the line of the @classLabel / @targetLabel tag (0: none)
 
 
 def _fail(path: Path, line: int, problem: str) -> DataError:
@@ -122,6 +123,7 @@ def parse_ts(path: Path, missing: str = "error") -> Series:
                 raise _fail(path, number, "timestamps (@timeStamps true) are not supported")
             if tag == "targetlabel" and value.lower().split()[:1] == ["true"]:
                 series.regression = True
+                series.label_line = number
             if tag == "classlabel":
                 words = value.split()
                 if not words or words[0].lower() != "true" or len(words) < 2:
@@ -132,6 +134,7 @@ def parse_ts(path: Path, missing: str = "error") -> Series:
                         "conv1d needs labelled series",
                     )
                 series.class_names = tuple(words[1:])
+                series.label_line = number
             if tag in ("dimension", "dimensions", "serieslength") and not value.isdigit():
                 raise _fail(path, number, f"@{tag} must be a whole number, not {value!r}")
             header["dimensions" if tag == "dimension" else tag] = value.lower()
@@ -283,8 +286,12 @@ def read_archive(path: Path, missing: str = "error", *, tsv: bool = False) -> Ra
     test_path = find_test_file(path)
     test = parse(test_path, missing) if test_path is not None else None
     if test is not None and test.regression != train.regression:
-        says = "@targetLabel true" if test.regression else "@classLabel"
-        raise DataError(f"{test_path}: says {says} but {path.name} does not")
+        kinds = ("@targetLabel true", "@classLabel")
+        says, other = kinds if test.regression else kinds[::-1]
+        raise DataError(
+            f"{test_path}:{test.label_line}: {says}, but {path.name} says {other}; the _TRAIN "
+            "and _TEST files must be the same problem"
+        )
     parts = [train] + ([test] if test is not None else [])
     channels = {x.shape[0] for part in parts for x in part.x}
     if len(channels) > 1:
@@ -317,6 +324,8 @@ def read_archive(path: Path, missing: str = "error", *, tsv: bool = False) -> Ra
         test_source=_test_source(path, test_path),
         padded_from=(min(lengths), longest) if min(lengths) != longest else None,
         task_hint="regression" if train.regression else None,
+        train_lines=(str(path), np.array(train.lines, dtype=np.int64)),
+        test_lines=None if test is None else (str(test_path), np.array(test.lines, np.int64)),
     )
 
 
