@@ -26,6 +26,8 @@ class ModelSummary:
     total_macs: int
     data: str
     note: str = ""  # why the rows come from the shape-only pass (a network too big to build)
+    task: str = "classification"  # what the data made of the config's task (auto settled)
+    n_outputs: int = 0  # the network's output width: classes, or regression targets K
 
 
 def summarize_model(config_path: Path, overrides: Sequence[str] = ()) -> ModelSummary:
@@ -55,4 +57,6 @@ def _summary_of(data: Dataset, rows: list[Any], note: str = "") -> ModelSummary:
         sum(row.macs for row in top),
         data.description,
         note,
+        data.task,
+        data.n_outputs,
     )

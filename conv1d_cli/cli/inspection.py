@@ -87,6 +87,8 @@ def summary_command(
     if json_output:
         payload = {
             "input_shape": list(result.input_shape),
+            "task": result.task,
+            "outputs": result.n_outputs,  # classes, or regression targets
             "layers": [
                 {
                     "index": row.index,

@@ -25,7 +25,7 @@ from conv1d_cli.sweep.executors import TASK_LOST, Executor, LocalExecutor, Trial
 from conv1d_cli.sweep.plan import Plan
 from conv1d_cli.sweep.report import Progress, TrialRecord, write_trials_csv
 from conv1d_cli.sweep.search import Search, make_search
-from conv1d_cli.sweep.spec import CSV_METRICS
+from conv1d_cli.sweep.spec import CSV_METRICS, TEST_KEYS, task_mismatch
 from conv1d_cli.sweep.sweepdir import (
     mark_pruned,
     open_sweep_dir,
@@ -231,6 +231,8 @@ class _Driver:
         run.record.epochs = len(rows)
         if self.metric.name not in CSV_METRICS:
             return
+        if rows and self.metric.name not in rows[0]:
+            self._wrong_task(run.record.name, "train_r2" in rows[0])
         for row in rows:
             epoch, value = int(row["epoch"]), row[self.metric.name]
             if epoch <= run.last_epoch:
@@ -271,11 +273,23 @@ class _Driver:
             self.search.finish(record.index, record.status, record.metric)
         self._save(record)
 
+    def _wrong_task(self, trial: str, regression: bool) -> None:
+        """The metric is not one of the trial's (a base config with ``task: auto`` whose data
+        turned out the other task): one ConfigError line; the driver stops every trial."""
+        task = "regression" if regression else "classification"
+        why = task_mismatch(self.metric.name, task) or f"{trial} has no {self.metric.name}"
+        raise ConfigError(
+            f"{self.plan.sweep.path}: {why} (task: auto, settled by {trial}'s data); after fixing "
+            f"it remove {self.dir} or give the sweep another name"
+        )
+
     def _metric(self, record: TrialRecord, summary: dict[str, Any]) -> float | None:
         name = self.metric.name
         if name.startswith("test_"):
             test = summary.get("test") or {}
-            return test.get("accuracy" if name == "test_acc" else "loss")
+            if test and TEST_KEYS[name] not in test:
+                self._wrong_task(record.name, "r2" in test)
+            return test.get(TEST_KEYS[name])
         values = [v for v in record.epoch_metrics.values() if math.isfinite(v)]
         return ((max if self.metric.maximize else min)(values)) if values else None
 

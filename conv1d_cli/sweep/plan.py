@@ -15,7 +15,7 @@ from typing import Any
 from conv1d_cli.config import Config, load_config_dict
 from conv1d_cli.errors import ConfigError, Conv1dError
 from conv1d_cli.sweep.search import OPTUNA_MISSING, grid_params, needs_optuna, random_params
-from conv1d_cli.sweep.spec import LoadedSweep, load_sweep, overrides_for
+from conv1d_cli.sweep.spec import LoadedSweep, load_sweep, overrides_for, task_mismatch
 
 MAX_SHOWN = 5  # trial errors shown; the count says how many there were
 # The rule for run names (conv1d_cli.config.loader.RUN_NAME, a test keeps them equal), written here
@@ -59,6 +59,10 @@ def make_plan(path: str | Path) -> Plan:
             import optuna  # noqa: F401
         except ImportError:
             raise Conv1dError(OPTUNA_MISSING) from None
+    base_task = Config.model_validate(sweep.base_raw).task
+    mismatch = None if base_task == "auto" else task_mismatch(spec.metric.name, base_task)
+    if mismatch and "task" not in spec.parameters:  # every trial's: said once
+        raise ConfigError(f"{path}: {mismatch} (task: {base_task} in {sweep.base_path.name})")
     plan = Plan(sweep)
     if spec.method == "grid":
         plan.trials = grid_params(spec)
@@ -75,7 +79,12 @@ def make_plan(path: str | Path) -> Plan:
             errors.append(str(exc))
             continue
         epochs.append(cfg.train.epochs)
-        if spec.metric.name.startswith("val_") and cfg.data.val_split == 0:
+        # A task the config names is known now; `auto` is settled from the data once a trial
+        # runs (the driver checks its metrics.csv then): loading the data here would cost more.
+        mismatch = None if cfg.task == "auto" else task_mismatch(spec.metric.name, cfg.task)
+        if mismatch:
+            errors.append(f"{label}: {mismatch}")
+        elif spec.metric.name.startswith("val_") and cfg.data.val_split == 0:
             errors.append(
                 f"{label}: metric.name {spec.metric.name} needs a validation split but "
                 "data.val_split is 0; set it, or use a train_ or test_ metric"

@@ -19,9 +19,42 @@ from conv1d_cli.config.loader import apply_override, load_config, read_text
 from conv1d_cli.config.validation import Origins, Problem, validate
 from conv1d_cli.config.yamlio import read_yaml
 from conv1d_cli.errors import ConfigError
+from conv1d_cli.task import TASKS, higher_is_better
 
 DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform")
-CSV_METRICS = ("val_acc", "val_loss", "train_acc", "train_loss")
+# metrics.csv columns of either task: a per-epoch metric (pruning and the best epoch read them)
+CSV_METRICS = (
+    "val_acc", "val_loss", "train_acc", "train_loss",
+    "val_rmse", "val_mae", "val_r2", "train_rmse", "train_mae", "train_r2",
+)  # fmt: skip
+# summary.json's ``test`` keys, by metric name (the best weights on the test split)
+TEST_KEYS = {
+    "test_acc": "accuracy", "test_loss": "loss",
+    "test_rmse": "rmse", "test_mae": "mae", "test_r2": "r2",
+}  # fmt: skip
+MetricName = Literal[
+    "val_acc", "val_loss", "train_acc", "train_loss",
+    "val_rmse", "val_mae", "val_r2", "train_rmse", "train_mae", "train_r2",
+    "test_acc", "test_loss", "test_rmse", "test_mae", "test_r2",
+]  # fmt: skip
+
+
+def metric_tasks(name: str) -> tuple[str, ...]:
+    """The tasks whose runs have metric ``name``: the loss both, val_acc classification only,
+    val_rmse / val_mae / val_r2 regression only."""
+    kind = name.split("_", 1)[1]
+    return tuple(t.name for t in TASKS.values() if kind == "loss" or kind in t.metrics)
+
+
+def task_mismatch(name: str, task: str) -> str | None:
+    """Why metric ``name`` does not fit runs of ``task``, or None when it does."""
+    if task in metric_tasks(name):
+        return None
+    fits = [f"{split}_{m}" for split in ("val", "train", "test") for m in TASKS[task].metrics]
+    return (
+        f"metric.name {name} is a {metric_tasks(name)[0]} metric but the trials are "
+        f"{task} runs; use one of {', '.join(fits)} or a *_loss"
+    )
 
 
 class ParameterSpec(StrictModel):
@@ -33,14 +66,14 @@ class ParameterSpec(StrictModel):
 
 
 class MetricSpec(StrictModel):
-    name: Literal["val_acc", "val_loss", "train_acc", "train_loss", "test_acc", "test_loss"] = (
-        "val_acc"
-    )
-    goal: Literal["maximize", "minimize"] | None = None  # None: maximize accuracy, minimize loss
+    name: MetricName = "val_acc"
+    # None: the metric's own direction (conv1d_cli.task.METRIC_GOALS): maximize accuracy and
+    # R^2, minimize loss, RMSE and MAE
+    goal: Literal["maximize", "minimize"] | None = None
 
     @property
     def maximize(self) -> bool:
-        return self.goal == "maximize" if self.goal else self.name.endswith("_acc")
+        return self.goal == "maximize" if self.goal else higher_is_better(self.name)
 
 
 class EarlyTerminateSpec(StrictModel):
