@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from conv1d_cli.data.prefetch import Prefetched
+
 
 @dataclass(frozen=True)
 class TestSource:
@@ -97,6 +99,13 @@ class Dataset:
     @property
     def n_classes(self) -> int:
         return len(self.class_names)
+
+    def prefetching(self, order: np.ndarray, batch_size: int) -> Any:
+        """x_train as the epoch loop indexes it (``order``'s batches): the array itself in
+        memory; a memory-mapped split reads each next batch in a background thread."""
+        if isinstance(self.x_train, np.ndarray):
+            return self.x_train
+        return Prefetched(self.x_train, order, batch_size)
 
     def augment(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A randomly shifted, scaled and noised copy of a training batch x (B, C, L); x is kept.
