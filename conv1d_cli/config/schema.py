@@ -46,7 +46,7 @@ class DataConfig(StrictModel):
     # Left out with a data.path file (and source auto): the file's suffix decides, see
     # DATA_KINDS_BY_SUFFIX; without a path the default is the embedded MNIST digits.
     dataset: Literal[
-        "mnist", "fashion-mnist", "mnist1d", "digits", "npz", "npy", "csv", "ts", "ucr"
+        "mnist", "fashion-mnist", "mnist1d", "digits", "npz", "csv", "ts", "ucr", "npy"
     ] = "mnist"
     # auto: mnist -> embedded; fashion-mnist -> data.path, data home, /usr/share/datasets, OpenML.
     source: Literal["auto", "embedded", "openml", "idx", "npz"] = "auto"
