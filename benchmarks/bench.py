@@ -30,6 +30,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import inference  # noqa: E402  (benchmarks/ is not a package)
+import largedata  # noqa: E402
 import layers  # noqa: E402
 import loops  # noqa: E402
 import report  # noqa: E402
@@ -60,7 +61,16 @@ TEMPLATE_SHAPE = (1, 150)
 TARGET_TEMPLATE_RATIO = 1.1
 TARGET_LOOP_SPEEDUP = 100  # engine vs direct loops, course network
 TARGET_FASHION_MB = 1024
-SECTIONS = ("layers", "configs", "templates", "inference", "loops", "scaling", "memory")
+SECTIONS = (
+    "layers",
+    "configs",
+    "templates",
+    "inference",
+    "loops",
+    "scaling",
+    "memory",
+    "largedata",
+)
 
 
 # ------------------------------------------------------------------------------- configs
@@ -274,6 +284,13 @@ def run_section(section: str, engines: list[str], args: Any) -> dict:
     if section == "scaling":
         print("scaling ...", flush=True)
         return {"scaling": scaling.run_scaling(args)}
+    if section == "largedata":
+        print("large data (memory-mapped .npy folder against an in-memory npz) ...", flush=True)
+
+        def fresh(fn: Any, *rest: Any, label: str) -> Any:
+            return in_fresh_process(fn, *rest, label=label, timeout=args.worker_timeout)
+
+        return {"largedata": largedata.run(args, fresh)}
     print("Fashion-MNIST epoch ...", flush=True)
     memory = in_fresh_process(  # one attempt: peak memory does not depend on other processes
         *(workers.fashion_epoch, str(ROOT / "configs/fashion-mnist.yaml")),
@@ -288,6 +305,8 @@ def with_targets(results: dict) -> dict:
     """``results`` with "targets" recomputed from the sections present (measured or failed)."""
     found = report.targets(results, TARGET_TORCH_RATIO, TARGET_LOOP_SPEEDUP, TARGET_FASHION_MB)
     found.update(report.template_targets(results, TARGET_TEMPLATE_RATIO))
+    if isinstance(results.get("largedata"), dict) and not report.failed(results["largedata"]):
+        found.update(largedata.targets(results["largedata"]))
     if isinstance(results.get("inference"), list):
         found.update(inference.targets(results["inference"]))
     return {**results, "targets": found}

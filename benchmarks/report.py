@@ -372,6 +372,19 @@ def markdown(results: dict) -> str:
                 ],
             )
         )
+    if "largedata" in results and not failed(results["largedata"]):
+        big = results["largedata"]
+        parts.append(
+            f"### Larger than memory: a {big['x_npy_mb']:,} MB memory-mapped `x.npy` "
+            f"({big['n_mapped']:,} x 1 x {big['length']:,}) against an in-memory npz of 40,000 "
+            "(`benchmarks/largedata.py`, one BLAS thread)"
+        )
+        cells = []
+        for kind, what in (("mapped", "memory-mapped folder"), ("npz", "in-memory npz")):
+            if kind in big:
+                row = big[kind]
+                cells.append([what, _n(row["train_samples_per_s"]), _n(row["peak_rss_anon_mb"])])
+        parts.append(_table(["data", "train samples/s (median)", "peak RssAnon MB"], cells))
     if failures:
         parts.append("### Failed measurements (no numbers; their targets say failed)")
         parts.append("\n".join(f"- {line}" for line in failures))

@@ -11,7 +11,7 @@ overrides lives in ``conv1d_cli.config.loader`` (its public functions are import
 from __future__ import annotations
 
 import re
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -45,9 +45,9 @@ DATA_KINDS_BY_SUFFIX = {".npz": "npz", ".csv": "csv", ".ts": "ts", ".tsv": "ucr"
 class DataConfig(StrictModel):
     # Left out with a data.path file (and source auto): the file's suffix decides, see
     # DATA_KINDS_BY_SUFFIX; without a path the default is the embedded MNIST digits.
-    dataset: Literal["mnist", "fashion-mnist", "mnist1d", "digits", "npz", "csv", "ts", "ucr"] = (
-        "mnist"
-    )
+    dataset: Literal[
+        "mnist", "fashion-mnist", "mnist1d", "digits", "npz", "csv", "ts", "ucr", "npy"
+    ] = "mnist"
     # auto: mnist -> embedded; fashion-mnist -> data.path, data home, /usr/share/datasets, OpenML.
     source: Literal["auto", "embedded", "openml", "idx", "npz"] = "auto"
     path: str | None = None
@@ -83,6 +83,8 @@ class DataConfig(StrictModel):
         path, source = data.get("path"), data.get("source", "auto")
         if not isinstance(path, str) or source != "auto":
             return data
+        if (Path(path).expanduser() / "x.npy").is_file():  # a folder of .npy arrays
+            return {**data, "dataset": "npy"}
         suffix = PurePath(path).suffix.lower()
         if suffix not in DATA_KINDS_BY_SUFFIX:
             allowed = ", ".join(f"{s} ({k})" for s, k in DATA_KINDS_BY_SUFFIX.items())
@@ -92,7 +94,7 @@ class DataConfig(StrictModel):
                 {
                     "loc": ("data", "path"),
                     "message": f"cannot tell the kind of data from the suffix of {path!r}; "
-                    f"known suffixes: {allowed}, or set data.dataset",
+                    f"known suffixes: {allowed}, a folder holding x.npy (npy), or set data.dataset",
                 },
             )
         return {**data, "dataset": DATA_KINDS_BY_SUFFIX[suffix]}

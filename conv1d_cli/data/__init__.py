@@ -10,6 +10,9 @@
 - ``openml``: the full MNIST / Fashion-MNIST from OpenML, for users who are online.
 - ``idx``: the IDX files of MNIST and Fashion-MNIST.
 - ``arrays``: ``.npz`` / ``.csv`` files of the user's own signals.
+- ``npyfolder``: a folder of ``.npy`` arrays (``x.npy``, ``y.npy``, ...), memory-mapped.
+- ``mapped``: memory-mapped rows by index: split views, streamed statistics, batches on the fly.
+- ``prefetch``: the next batch of a memory-mapped split read in a background thread.
 - ``ts``: the time-series archive's ``.ts`` (UEA/UCR) and ``.tsv`` (UCR 2018) files.
 - ``cache``: the data home and its atomically written ``.npz`` caches.
 - ``synthetic``: a small "your own signals" example file (three waveforms).

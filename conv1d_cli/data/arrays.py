@@ -28,7 +28,7 @@ def _required(arrays: dict[str, np.ndarray], path: Path, keys: tuple[str, ...]) 
         )
 
 
-def _labels(y: np.ndarray, path: Path, key: str, n: int) -> np.ndarray:
+def check_labels(y: np.ndarray, path: Path, key: str, n: int) -> np.ndarray:
     """y as (n,) integer or string labels, or float targets (n,) / (n, K) for regression;
     integral floats become integers (the task then decides whether they are classes)."""
     if y.ndim not in (1, 2) or len(y) != n or (y.ndim == 2 and y.dtype.kind not in "fiu"):
@@ -61,7 +61,7 @@ def read_mnist_npz(path: Path, title: str, class_names: tuple[str, ...]) -> RawD
         x = arrays[f"x_{split}"]
         if x.ndim != 3:
             raise DataError(f"{path}: x_{split} must be images (N, rows, cols), not {x.shape}")
-        y = _labels(arrays[f"y_{split}"], path, f"y_{split}", len(x))
+        y = check_labels(arrays[f"y_{split}"], path, f"y_{split}", len(x))
         parts += [x.reshape(len(x), -1), y]
     height, width = arrays["x_test"].shape[1:]
     return RawData(
@@ -114,7 +114,7 @@ def read_signals_npz(path: Path) -> RawData:
             raise DataError(
                 f"{path}: {x_key} must be (N, length) or (N, channels, length), not {x.shape}"
             )
-        parts += [x, _labels(arrays[y_key], path, y_key, len(x))]
+        parts += [x, check_labels(arrays[y_key], path, y_key, len(x))]
     if parts[2] is not None and parts[2].shape[1:] != parts[0].shape[1:]:
         raise DataError(
             f"{path}: x_test samples {parts[2].shape[1:]} differ from x {parts[0].shape[1:]}"

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from conv1d_cli.data.prefetch import Prefetched
+
 
 @dataclass(frozen=True)
 class TestSource:
@@ -122,6 +124,13 @@ class Dataset:
     def n_outputs(self) -> int:
         """The network's output width: one per class, or one per regression target."""
         return len(self.target_names) if self.task == "regression" else len(self.class_names)
+
+    def prefetching(self, order: np.ndarray, batch_size: int) -> Any:
+        """x_train as the epoch loop indexes it (``order``'s batches): the array itself in
+        memory; a memory-mapped split reads each next batch in a background thread."""
+        if isinstance(self.x_train, np.ndarray):
+            return self.x_train
+        return Prefetched(self.x_train, order, batch_size)
 
     def augment(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A randomly shifted, scaled and noised copy of a training batch x (B, C, L); x is kept.

@@ -14,8 +14,9 @@ from sklearn.model_selection import train_test_split
 
 from conv1d_cli.config import DataConfig
 from conv1d_cli.data.dataset import Dataset, RawData, TestSource
+from conv1d_cli.data.mapped import fit_statistics, nonfinite, normalize_split
 from conv1d_cli.data.missing import FILL_HINT, fill_missing
-from conv1d_cli.data.normalization import apply_normalization, fit_normalization, raw_zero
+from conv1d_cli.data.normalization import raw_zero
 from conv1d_cli.errors import DataError
 from conv1d_cli.task import TASKS
 from conv1d_cli.task.regression import fit_target_scaling, standardize
@@ -96,11 +97,11 @@ def prepare(
             )
 
     # Padded series (unequal lengths) are normalized as padded, per_sample included.
-    stats = normalization or fit_normalization(
+    stats = normalization or fit_statistics(
         cfg.normalize, x_pool if len(x_pool) else x_test, raw.value_range
     )
     _check_channels(stats, channels, raw)
-    normalized = [apply_normalization(x, stats) for x in (x_pool, x_val, x_test)]
+    normalized = [normalize_split(x, stats) for x in (x_pool, x_val, x_test)]
     notes = "".join(f"; {note}" for note in (*raw.notes, test_text))
     target_names = _target_names(raw, y_pool.shape[1]) if regression else ()
     n_outputs = len(target_names) if regression else len(names)
@@ -268,11 +269,10 @@ def _check_finite(x: np.ndarray, origin: str, what: str) -> None:
     if x.dtype.kind not in "biuf":
         raise DataError(f"{origin}: {what} must be numbers, found dtype {x.dtype}")
     if x.dtype.kind == "f":
-        bad = ~np.isfinite(x)
-        if bad.any():
-            first = int(np.argwhere(bad.reshape(len(x), -1).any(axis=1))[0, 0])
+        count, first = nonfinite(x)  # memory-mapped samples chunk by chunk
+        if count:
             raise DataError(
-                f"{origin}: {what} hold {int(bad.sum())} NaN or infinite values "
+                f"{origin}: {what} hold {count} NaN or infinite values "
                 f"(first in sample {first}); clean the data first, or {FILL_HINT} (NaN only)"
             )
 
@@ -336,7 +336,7 @@ def _split(
                 f"{key}: {fraction} of {len(y)} samples leaves none on the other side; "
                 f"change {key} or data.limit"
             )
-        return train_test_split(x, y, test_size=n_part, random_state=seed)
+        return _split_rows(x, y, n_part, seed, stratify=None)
     counts = np.bincount(y, minlength=len(names))
     present = int(np.count_nonzero(counts))
     if n_part < present or len(y) - n_part < present or counts[counts > 0].min() < 2:
@@ -347,10 +347,18 @@ def _split(
             f"{key}: {fraction} of {len(y)} samples cannot give every one of the {present} "
             f"classes a sample on both sides{detail}; change {key} or data.limit"
         )
-    x_keep, x_part, y_keep, y_part = train_test_split(
-        x, y, test_size=n_part, random_state=seed, stratify=y
+    return _split_rows(x, y, n_part, seed, stratify=y)
+
+
+def _split_rows(
+    x: Any, y: np.ndarray, n_part: int, seed: int, stratify: np.ndarray | None
+) -> tuple[Any, Any, np.ndarray, np.ndarray]:
+    """Split by index: memory-mapped samples are then views of their rows, never copied (the
+    same permutation scikit-learn draws for the arrays themselves)."""
+    keep, part = train_test_split(
+        np.arange(len(y)), test_size=n_part, random_state=seed, stratify=stratify
     )
-    return x_keep, x_part, y_keep, y_part
+    return x[keep], x[part], y[keep], y[part]
 
 
 def _check_channels(stats: dict[str, Any], channels: int, raw: RawData) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from conv1d_cli.config import DataConfig
-from conv1d_cli.data import arrays, embedded, generated, idx, openml, ts
+from conv1d_cli.data import arrays, embedded, generated, idx, npyfolder, openml, ts
 from conv1d_cli.data.cache import data_home
 from conv1d_cli.data.dataset import Dataset, RawData, TestSource
 from conv1d_cli.data.prepare import Purpose, prepare
@@ -100,6 +100,11 @@ READERS: dict[str, dict[str, Reader]] = {
         )
     },
     "npz": {"auto": lambda cfg, purpose: arrays.read_signals_npz(_path(cfg, "dataset: npz"))},
+    "npy": {
+        "auto": lambda cfg, purpose: npyfolder.read_npy_folder(
+            _path(cfg, "dataset: npy"), cfg.missing
+        )
+    },
     "csv": {
         "auto": lambda cfg, purpose: arrays.read_signals_csv(
             _path(cfg, "dataset: csv"), cfg.label_column

@@ -19,7 +19,7 @@ import numpy as np
 
 from conv1d_cli.errors import DataError
 
-SUFFIXES = ".npy, .npz, .csv, .ts, .tsv, an IDX file or a folder of IDX files"
+SUFFIXES = ".npy, .npz, .csv, .ts, .tsv, an IDX file, a folder of IDX files or of .npy arrays"
 
 
 @dataclass
@@ -66,7 +66,7 @@ def read_predict_input(
     if not path.exists():
         raise DataError(f"INPUT {path}: no such file or folder")
     if path.is_dir():
-        return _idx_folder(path)
+        return _npy_folder(path) if (path / "x.npy").is_file() else _idx_folder(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return _npy(path)
@@ -89,6 +89,15 @@ def _npy(path: Path) -> PredictInput:
     if x.ndim < 2:
         raise DataError(f"{path}: an array of samples (N, ...) is needed, found shape {x.shape}")
     return PredictInput(str(path), len(x), x=x)
+
+
+def _npy_folder(folder: Path) -> PredictInput:
+    """A folder of .npy arrays: x.npy memory-mapped, with y.npy's labels when present."""
+    from conv1d_cli.data.npyfolder import open_labels, open_samples
+
+    x = open_samples(folder / "x.npy")
+    y = open_labels(folder / "y.npy", len(x)) if (folder / "y.npy").is_file() else None
+    return PredictInput(str(folder), len(x), x=x, y=y)
 
 
 def _npz(path: Path) -> PredictInput:

@@ -120,7 +120,8 @@ class LoadedModel:
     def as_samples(self, x: Any, origin: str = "the input") -> np.ndarray:
         """x (N, ...) -> a (N, C, L) view of it (no copy, memory maps stay mapped), or a
         DataError naming the expected (channels, length)."""
-        x = x if isinstance(x, np.ndarray) else np.asarray(x)
+        # A mapped split (data/mapped.py) stays one: its slices are read batch by batch.
+        x = x if isinstance(x, np.ndarray) or getattr(x, "read_by_batch", False) else np.asarray(x)
         channels, length = self.input_shape
         sample = tuple(int(v) for v in x.shape[1:])
         if x.ndim < 2 or math.prod(sample) != channels * length:

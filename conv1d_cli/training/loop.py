@@ -153,7 +153,7 @@ class Trainer:
             epoch, self.cfg.train.epochs, self.steps_per_epoch, state.batch, self.task.metrics
         )
         scaling = self.data.target_scaling
-        x_all, y_all = self.data.x_train, self.data.y_train
+        x_all, y_all = self.data.prefetching(state.order, self.batch_size), self.data.y_train
         while state.batch < self.steps_per_epoch:
             started = time.perf_counter()
             index = state.order[state.batch * self.batch_size : (state.batch + 1) * self.batch_size]
