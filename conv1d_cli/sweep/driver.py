@@ -165,12 +165,17 @@ class _Driver:
         self.running: dict[int, _Running] = {}
         self.held: set[int] = set()  # stopped by someone else this session: not restarted now
         self.dir = plan.sweep_dir
+        # Set when a trial's runs lack the metric (the other task): run() raises it after the
+        # poll that found it; stop_all()'s polls then wait for the trials without raising again.
+        self.wrong_task: ConfigError | None = None
 
     def run(self) -> None:
         while True:
             while len(self.running) < self.executor.slots and (record := self._next()):
                 self._start(record)
             self._poll()
+            if self.wrong_task is not None:
+                raise self.wrong_task
             if not self.running and self._next(peek=True) is None:
                 return
             time.sleep(POLL_SECONDS)
@@ -233,6 +238,7 @@ class _Driver:
             return
         if rows and self.metric.name not in rows[0]:
             self._wrong_task(run.record.name, "train_r2" in rows[0])
+            return
         for row in rows:
             epoch, value = int(row["epoch"]), row[self.metric.name]
             if epoch <= run.last_epoch:
@@ -275,10 +281,12 @@ class _Driver:
 
     def _wrong_task(self, trial: str, regression: bool) -> None:
         """The metric is not one of the trial's (a base config with ``task: auto`` whose data
-        turned out the other task): one ConfigError line; the driver stops every trial."""
+        turned out the other task): one ConfigError line, and the sweep stops every trial."""
+        if self.wrong_task is not None:
+            return
         task = "regression" if regression else "classification"
         why = task_mismatch(self.metric.name, task) or f"{trial} has no {self.metric.name}"
-        raise ConfigError(
+        self.wrong_task = ConfigError(
             f"{self.plan.sweep.path}: {why} (task: auto, settled by {trial}'s data); after fixing "
             f"it remove {self.dir} or give the sweep another name"
         )
