@@ -228,7 +228,7 @@ def metric_figure(
     goal = "higher" if maximize else "lower"
     head = f"sweep {sweep}: " if sweep else ""
     tail = (
-        f"; best {best.name} {best.metric:.4f}"
+        f"; best {best.name} {show_metric(metric, best.metric)}"
         if best is not None and best.metric is not None
         else ""
     )
@@ -254,8 +254,14 @@ def plot_metric(
         fig.savefig(path, dpi=100)
 
 
+def show_metric(metric: str, value: float) -> str:
+    """A metric's value: four decimals, but four significant digits for an error in the
+    targets' units (a regression RMSE of 0.00043 would read 0.0004)."""
+    return f"{value:.4g}" if metric.endswith(("_rmse", "_mae")) else f"{value:.4f}"
+
+
 def describe(record: TrialRecord, metric: str) -> str:
-    value = "-" if record.metric is None else f"{record.metric:.4f}"
+    value = "-" if record.metric is None else show_metric(metric, record.metric)
     seconds = "" if record.seconds is None else f", {record.seconds:.1f} s"
     return f"{record.name} {record.status:<9} {metric} {value} ({record.epochs} epochs{seconds})"
 
@@ -273,7 +279,11 @@ class Progress:
     def finished(self, record: TrialRecord, records: list[TrialRecord]) -> None:
         best = best_trial(records, self.maximize)
         params = " ".join(f"{k}={_cell(record.params.get(k))}" for k in self.keys)
-        tail = f"  best: {best.name} {best.metric:.4f}" if best and best.metric is not None else ""
+        tail = (
+            f"  best: {best.name} {show_metric(self.metric, best.metric)}"
+            if best and best.metric is not None
+            else ""
+        )
         note = f"  ({record.note})" if record.note else ""
         self.console.print(
             f"{describe(record, self.metric)}  {params}{tail}{note}", markup=False, soft_wrap=True
@@ -297,7 +307,7 @@ class Progress:
                 *(_cell(r.params.get(k)) for k in self.keys),
                 r.status,
                 str(r.epochs or len(r.epoch_metrics)),
-                "-" if value is None else f"{value:.4f}",
+                "-" if value is None else show_metric(self.metric, value),
             )
         self.live.update(table, refresh=True)
 
