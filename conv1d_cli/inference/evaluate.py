@@ -21,10 +21,13 @@ from conv1d_cli.data import RawData, read_raw
 from conv1d_cli.data.prepare import prepare
 from conv1d_cli.errors import ConfigError, DataError
 from conv1d_cli.inference.load import load_model
+from conv1d_cli.inference.scatter import plot_predictions
 from conv1d_cli.rundir.atomic import write_json
 from conv1d_cli.rundir.layout import run_dir_of
 from conv1d_cli.rundir.lock import run_dir_lock
 from conv1d_cli.task import get_task
+from conv1d_cli.task.regression import destandardize
+from conv1d_cli.training.report import per_class_report, plot_confusion
 
 # The only keys --set may change at evaluation: which data, and how much of it per batch.
 EVAL_OVERRIDABLE = ("data.", "train.eval_batch_size")
@@ -77,6 +80,9 @@ def evaluate_checkpoint(target: Path, overrides: Sequence[str] = ()) -> EvalResu
     scores, details = task.eval_report(
         outputs, data.y_test, loaded.target_scaling, loaded.output_names
     )
+    if task.name == "classification":  # precision, recall, F1 per class; the confusion matrix
+        predicted = np.argmax(outputs, axis=1)
+        details.update(per_class_report(data.y_test, predicted, loaded.class_names))
     report = {
         "task": task.name,
         **scores,
@@ -92,9 +98,33 @@ def evaluate_checkpoint(target: Path, overrides: Sequence[str] = ()) -> EvalResu
     with run_dir_lock(run_dir, "conv1d eval"):  # one writer per run: eval writes into it
         if run_dir is not None:
             write_json(run_dir / "eval.json", report)
-            picture = run_dir / task.picture
-            task.draw(report, outputs, data.y_test, loaded.target_scaling, picture, run_dir.name)
+            draw = PICTURES[task.picture]
+            draw(report, outputs, data.y_test, loaded.target_scaling, run_dir / task.picture)
     return EvalResult(checkpoint_path, run_dir, report)
+
+
+def draw_confusion(
+    report: dict[str, Any], outputs: np.ndarray, y: np.ndarray, scaling: Any, path: Path
+) -> None:
+    """A classification run's picture: the confusion matrix of ``report``."""
+    title = f"{path.parent.name}: accuracy {report['accuracy']:.4f} (n={report['n']})"
+    plot_confusion(np.asarray(report["confusion"]), report["class_names"], path, title)
+
+
+def draw_predictions(
+    report: dict[str, Any], outputs: np.ndarray, y: np.ndarray, scaling: Any, path: Path
+) -> None:
+    """A regression run's picture: predicted against true values and the residuals, in the
+    targets' units (outputs and y (N, K) standardized)."""
+    title = (
+        f"{path.parent.name}: rmse {report['rmse']:.4g}, r2 {report['r2']:.4f} (n={report['n']})"
+    )
+    true, predicted = destandardize(y, scaling), destandardize(outputs, scaling)
+    plot_predictions(true, predicted, report["target_names"], path, title)
+
+
+# Each task's ``picture`` (a file name) -> how eval draws it into the run directory.
+PICTURES = {"confusion.png": draw_confusion, "predictions.png": draw_predictions}
 
 
 def fit_raw(

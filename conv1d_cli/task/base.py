@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,7 +27,9 @@ class Task(ABC):
     name: str
     metrics: tuple[str, ...]  # per-epoch metrics besides the loss; the first is the headline
     losses: tuple[str, ...]  # the loss.type values that fit; the first is the default
-    picture: str  # the file ``conv1d eval`` draws into the run directory
+    # The file ``conv1d eval`` draws into the run directory (inference/evaluate.py's
+    # PICTURES: drawing needs training/report.py, which imports this package).
+    picture: str
 
     @property
     def default_loss(self) -> str:
@@ -68,17 +69,12 @@ class Task(ABC):
     ) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
         """eval.json's task keys for network outputs (N, K) on a test split with targets y (as
         the trainer sees them); ``names``: class names or target names. (scores, details):
-        the scores lead the report, the details (per class / per output) follow it."""
+        the scores lead the report, the details (per output; classes: their names, eval adds
+        the per-class table) follow it."""
 
     @abstractmethod
     def headline(self, report: dict[str, Any]) -> str:
         """``conv1d eval``'s one line of scores from ``eval_report`` plus "loss" and "n"."""
-
-    @abstractmethod
-    def draw(self, report: dict[str, Any], outputs: np.ndarray, y: np.ndarray,
-             scaling: dict[str, Any] | None, path: Path, run_name: str) -> None:  # fmt: skip
-        """Write ``picture`` of one evaluation (``report`` from ``eval_report`` plus "loss"
-        and "n") to ``path``, a PNG titled with ``run_name`` and the headline scores."""
 
     @abstractmethod
     def describe_targets(self, n_outputs: int, names: tuple[str, ...]) -> str:

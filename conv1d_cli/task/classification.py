@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,24 +33,12 @@ class Classification(Task):
         self, outputs: np.ndarray, y: np.ndarray, scaling: dict[str, Any] | None,
         names: tuple[str, ...],
     ) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
-        """outputs (N, K) logits, y (N,) class indices -> accuracy; per class precision, recall,
-        F1 and support, and the confusion matrix."""
-        from conv1d_cli.training.report import per_class_report
-
-        predictions = np.argmax(outputs, axis=1)
-        accuracy = float(np.mean(predictions == y)) if len(y) else float("nan")
-        details = per_class_report(y, predictions, list(names))
-        return {"accuracy": accuracy}, {"class_names": list(names), **details}
+        """outputs (N, K) logits, y (N,) class indices -> accuracy, and the class names."""
+        accuracy = float(np.mean(np.argmax(outputs, axis=1) == y)) if len(y) else float("nan")
+        return {"accuracy": accuracy}, {"class_names": list(names)}
 
     def headline(self, report: dict[str, Any]) -> str:
         return f"accuracy {report['accuracy']:.4f}  loss {report['loss']:.4f}  (n={report['n']})"
-
-    def draw(self, report: dict[str, Any], outputs: np.ndarray, y: np.ndarray,
-             scaling: dict[str, Any] | None, path: Path, run_name: str) -> None:  # fmt: skip
-        from conv1d_cli.training.report import plot_confusion
-
-        title = f"{run_name}: accuracy {report['accuracy']:.4f} (n={report['n']})"
-        plot_confusion(np.asarray(report["confusion"]), report["class_names"], path, title)
 
     def describe_targets(self, n_outputs: int, names: tuple[str, ...]) -> str:
         return f"{n_outputs} classes"

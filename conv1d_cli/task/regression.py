@@ -7,7 +7,6 @@ predictions, the ONNX output) is back in the original units.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -102,16 +101,6 @@ class Regression(Task):
             f"rmse {report['rmse']:.4g}  mae {report['mae']:.4g}  r2 {report['r2']:.4f}  "
             f"loss {report['loss']:.4f}  (n={report['n']})"
         )
-
-    def draw(self, report: dict[str, Any], outputs: np.ndarray, y: np.ndarray,
-             scaling: dict[str, Any] | None, path: Path, run_name: str) -> None:  # fmt: skip
-        """Predicted against true values (the identity line where they agree) above the
-        residuals, one column per output, in the targets' units."""
-        from conv1d_cli.inference.scatter import plot_predictions
-
-        title = f"{run_name}: rmse {report['rmse']:.4g}, r2 {report['r2']:.4f} (n={report['n']})"
-        predicted, true = destandardize(outputs, scaling), destandardize(y, scaling)
-        plot_predictions(true, predicted, report["target_names"], path, title)
 
     def describe_targets(self, n_outputs: int, names: tuple[str, ...]) -> str:
         what = "1 target" if n_outputs == 1 else f"{n_outputs} targets"
