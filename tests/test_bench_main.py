@@ -8,6 +8,7 @@ spawned processes, which import this module by name, so its top level stays stdl
 from __future__ import annotations
 
 import importlib.util
+import re
 import json
 import os
 import signal
@@ -102,7 +103,13 @@ def failed_row(bench, serve, capsys, timeout=30.0):
         ),
         (serve_exits, 30.0, "exited with code 3 while building the network"),
         (serve_killed_while_training, 30.0, "was killed by signal 9 (SIGKILL) while warming up"),
-        (serve_silent, 1.0, "gave no answer within 1 s while warming up (stopped it)"),
+        # On a loaded machine the silent worker may not even have started within 1 s: either
+        # phase is a true account of where it hung.
+        (
+            serve_silent,
+            1.0,
+            "gave no answer within 1 s while (building the network|warming up) (stopped it)",
+        ),
     ],
     ids=["raises", "exits", "sigkill", "hangs"],
 )
@@ -110,7 +117,9 @@ def test_a_failing_worker_is_one_line_naming_engine_config_and_what(
     bench, capsys, serve, timeout, what
 ):
     line = failed_row(bench, serve, capsys, timeout)
-    assert line == f"numpy worker for config mnist (configs/mnist.yaml, 1 thread) {what}"
+    prefix = re.escape("numpy worker for config mnist (configs/mnist.yaml, 1 thread) ")
+    pattern = what.replace("(stopped it)", r"\(stopped it\)") if "|" in what else re.escape(what)
+    assert re.fullmatch(prefix + pattern, line), line
 
 
 def test_no_worker_outlives_a_failed_comparison(bench, monkeypatch, capsys):
