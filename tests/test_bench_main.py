@@ -8,9 +8,9 @@ spawned processes, which import this module by name, so its top level stays stdl
 from __future__ import annotations
 
 import importlib.util
-import re
 import json
 import os
+import re
 import signal
 import sys
 import time
