@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from conv1d_cli import Conv1dClassifier, Conv1dRegressor, load_model
-from conv1d_cli.estimator import DEFAULT_CONFIG, DEFAULT_REGRESSOR_CONFIG
+from conv1d_cli.estimator import DEFAULT_CONFIG
 from conv1d_cli.task.regression import destandardize
 
 # scikit-learn's checks fit tabular data: check_regressors_train wants R^2 > 0.5 on 10 unordered
@@ -179,15 +179,31 @@ def test_a_run_directory_holds_the_same_network(sines, tmp_path, monkeypatch):
     )
 
 
-def test_the_default_is_the_classifiers_with_a_regression_loss():
+def test_the_default_is_the_classifiers_and_trains_on_the_mean_squared_error():
+    """Both estimators default to the fcn template (DEFAULT_CONFIG, loss.type auto); a fit
+    settles its loss to mse, as conv1d train does with a regression file."""
+    from conv1d_cli.training.setup import settle_task
+
+    assert Conv1dRegressor.default_config is DEFAULT_CONFIG is Conv1dClassifier.default_config
     cfg = Conv1dRegressor()._resolve_config((1, 100), 3)
     dumped = cfg.model_dump(mode="json")
-    assert dumped["task"] == "regression" and dumped["loss"]["type"] == "mse"
+    assert dumped["task"] == "regression"
     assert dumped["model"]["layers"][-1]["units"] == 3  # y's outputs
     classifier = Conv1dClassifier()._resolve_config((1, 100), 3).model_dump(mode="json")
-    for key in ("seed", "model", "optimizer", "schedule", "train", "output"):
+    for key in ("seed", "data", "model", "loss", "optimizer", "schedule", "train", "output"):
         assert dumped[key] == classifier[key], key
-    assert {**DEFAULT_REGRESSOR_CONFIG, "loss": DEFAULT_CONFIG["loss"]} == DEFAULT_CONFIG
+    assert settle_task(cfg, "regression", False).loss.type == "mse"
+
+
+def test_a_fit_that_learns_nothing_warns_and_finishes(capsys):
+    """Targets unrelated to the signals: the stuck warning (train R^2 ~ 0 after epoch 8, the
+    first with 50 steps) reaches stderr with verbose=1; in memory there is no train.log."""
+    x, _, _ = sine_frequency(200, seed=0)
+    noise = np.random.default_rng(5).normal(size=200)
+    model = Conv1dRegressor(config=SMALL, overrides={"train.epochs": 8, "optimizer.lr": 1e-6},
+                            verbose=1).fit(x, noise)  # fmt: skip
+    assert len(model.history_) == 8
+    assert "warning: training looks stuck: train_r2" in capsys.readouterr().err
 
 
 def test_bad_input_is_a_value_error(fitted, sines):

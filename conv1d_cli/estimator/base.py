@@ -9,6 +9,7 @@ path (``conv1d_cli.inference.load``), with the normalization statistics of the t
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,44 @@ from conv1d_cli.inference.load import LoadedModel
 from conv1d_cli.training.loop import Trainer
 from conv1d_cli.training.progress import SilentReporter
 
+# The fcn template (configs/templates/fcn.yaml: FCN of Wang et al. 2017 at half width) and its
+# recipe for archive-sized problems, tens to hundreds of series. The template's last dense has no
+# units (the estimator sets them from y); it runs on one process here (see ``n_jobs``).
+# tests/test_estimator_defaults.py holds the two equal. Both estimators' default.
+DEFAULT_CONFIG: dict[str, Any] = {
+    "name": "fcn",
+    "seed": 0,
+    "data": {"val_split": 0.0},
+    "model": {
+        "init": "he",
+        "layers": [
+            {"type": "conv1d", "channels": 64, "kernel": 8, "padding": "same", "bias": False},
+            {"type": "batchnorm1d"},
+            {"type": "relu"},
+            {"type": "conv1d", "channels": 128, "kernel": 5, "padding": "same", "bias": False},
+            {"type": "batchnorm1d"},
+            {"type": "relu"},
+            {"type": "conv1d", "channels": 64, "kernel": 3, "padding": "same", "bias": False},
+            {"type": "batchnorm1d"},
+            {"type": "relu"},
+            {"type": "globalavgpool1d"},
+            {"type": "dense"},
+        ],
+    },
+    "loss": {"type": "auto"},  # cross_entropy for the classifier, mse for the regressor
+    "optimizer": {"type": "adam", "lr": 0.003},
+    "schedule": {"type": "cosine"},
+    "train": {"epochs": 150, "batch_size": 16, "workers": 1},
+    "output": {"monitor": "train_loss", "plots": False},
+}
+
 
 class MemoryLog:
     """Stands in for MetricsLog: keeps the epoch rows in memory, writes no file."""
+
+    # The stuck warning appends its line to the run's train.log; in memory there is none (the
+    # line still reaches the reporter, shown with verbose=1).
+    log_path = Path(os.devnull)
 
     def __init__(self, run_dir: Path, scores: tuple[str, ...] = ()) -> None:
         self.rows: list[dict[str, float]] = []

@@ -18,38 +18,7 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from conv1d_cli.estimator.base import Conv1dEstimator
-
-# The fcn template (configs/templates/fcn.yaml: FCN of Wang et al. 2017 at half width) and its
-# recipe for archive-sized problems, tens to hundreds of series. The template's last dense has no
-# units (the estimator sets them from y); it runs on one process here (see ``n_jobs``).
-# tests/test_estimator_defaults.py holds the two equal.
-DEFAULT_CONFIG: dict[str, Any] = {
-    "name": "fcn",
-    "seed": 0,
-    "data": {"val_split": 0.0},
-    "model": {
-        "init": "he",
-        "layers": [
-            {"type": "conv1d", "channels": 64, "kernel": 8, "padding": "same", "bias": False},
-            {"type": "batchnorm1d"},
-            {"type": "relu"},
-            {"type": "conv1d", "channels": 128, "kernel": 5, "padding": "same", "bias": False},
-            {"type": "batchnorm1d"},
-            {"type": "relu"},
-            {"type": "conv1d", "channels": 64, "kernel": 3, "padding": "same", "bias": False},
-            {"type": "batchnorm1d"},
-            {"type": "relu"},
-            {"type": "globalavgpool1d"},
-            {"type": "dense"},
-        ],
-    },
-    "loss": {"type": "cross_entropy"},
-    "optimizer": {"type": "adam", "lr": 0.003},
-    "schedule": {"type": "cosine"},
-    "train": {"epochs": 150, "batch_size": 16, "workers": 1},
-    "output": {"monitor": "train_loss", "plots": False},
-}
+from conv1d_cli.estimator.base import DEFAULT_CONFIG, Conv1dEstimator
 
 
 class Conv1dClassifier(ClassifierMixin, Conv1dEstimator):

@@ -17,25 +17,20 @@ import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.utils.validation import validate_data
 
-from conv1d_cli.estimator.base import Conv1dEstimator
-from conv1d_cli.estimator.classifier import DEFAULT_CONFIG
+from conv1d_cli.estimator.base import DEFAULT_CONFIG, Conv1dEstimator
 from conv1d_cli.task.regression import destandardize
-
-# The classifier's default (the fcn template's network and recipe) with the mean squared error;
-# every other setting is the same, so the two estimators differ only in what they learn.
-DEFAULT_REGRESSOR_CONFIG: dict[str, Any] = {**DEFAULT_CONFIG, "loss": {"type": "mse"}}
 
 
 class Conv1dRegressor(RegressorMixin, Conv1dEstimator):
     """A 1-D CNN regressor trained by conv1d's NumPy engine.
 
-    With no arguments it is ``DEFAULT_REGRESSOR_CONFIG``: the fcn template of
-    ``Conv1dClassifier`` (three convolutions of 64/128/64 channels with batchnorm, global
-    average pooling, a dense layer with one unit per output; Adam 0.003 with a cosine decay
-    over 150 epochs, batches of 16, no validation split, the weights of the lowest train loss)
-    trained on the mean squared error of the standardized targets: test R^2 0.995 for a noisy
-    sine's frequency (300 series of length 128, 1-8 cycles, amplitude 0.5-2, noise 0.3; 300
-    others to test). For quick experiments lower ``train.epochs`` in ``overrides``.
+    With no arguments it is ``DEFAULT_CONFIG``, the fcn template, as for ``Conv1dClassifier``
+    (three convolutions of 64/128/64 channels with batchnorm, global average pooling, a dense
+    layer with one unit per output; Adam 0.003 with a cosine decay over 150 epochs, batches of
+    16, no validation split, the weights of the lowest train loss), here trained on the mean
+    squared error of the standardized targets: test R^2 0.995 for a noisy sine's frequency
+    (300 series of length 128, 1-8 cycles, amplitude 0.5-2, noise 0.3; 300 others to test).
+    For quick experiments lower ``train.epochs`` in ``overrides``.
 
     Parameters are ``Conv1dClassifier``'s: ``config`` (YAML path, mapping or None),
     ``overrides`` (dotted keys as for ``--set``; ``{"loss.type": "huber"}`` for a robust
@@ -46,7 +41,7 @@ class Conv1dRegressor(RegressorMixin, Conv1dEstimator):
     """
 
     task = "regression"
-    default_config = DEFAULT_REGRESSOR_CONFIG
+    default_config = DEFAULT_CONFIG  # loss.type auto: mse for regression
 
     def _validate(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
         return validate_data(
