@@ -26,6 +26,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from conv1d_cli.inference.load import LoadedModel
+from conv1d_cli.training.inmemory import InMemoryTrainer
 from conv1d_cli.training.loop import Trainer
 from conv1d_cli.training.progress import SilentReporter
 
@@ -59,43 +60,6 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "train": {"epochs": 150, "batch_size": 16, "workers": 1},
     "output": {"monitor": "train_loss", "plots": False},
 }
-
-
-class MemoryLog:
-    """Stands in for MetricsLog: keeps the epoch rows in memory, writes no file."""
-
-    def __init__(self, run_dir: Path, scores: tuple[str, ...] = ()) -> None:
-        self.rows: list[dict[str, float]] = []
-
-    def truncate_to_epoch(self, epoch: int) -> list[dict[str, float]]:
-        return []
-
-    def append(self, row: dict[str, float], line: str) -> None:
-        self.rows.append(dict(row))
-
-
-class InMemoryTrainer(Trainer):
-    """The Trainer's loop with its files replaced: the best weights are kept in memory."""
-
-    metrics_log_type = MemoryLog
-    best_state: dict[str, np.ndarray] | None = None
-
-    def _save(self, kind: str, row: dict[str, float]) -> None:
-        if kind == "best":
-            self.best_state = self.model.state_dict()
-
-    def _write_summary(self, test: Any = None, extra: Any = None) -> dict[str, Any]:
-        return {"status": self.state.status, "epochs_completed": self.state.epoch}
-
-    def _plot(self) -> None:
-        pass
-
-    def _test_metrics(self) -> None:
-        if self.best_state is not None:  # end on the best weights, like conv1d eval
-            self.model.load_state_dict(self.best_state)
-
-    def _interrupt(self) -> None:
-        raise KeyboardInterrupt  # nothing to resume: there is no run directory
 
 
 class Conv1dClassifier(ClassifierMixin, BaseEstimator):
@@ -155,10 +119,13 @@ class Conv1dClassifier(ClassifierMixin, BaseEstimator):
         samples = _as_3d(X)
         cfg = self._resolve_config(samples.shape[1:], len(self.classes_))
         data = self._dataset(samples, y_index, cfg)
+        from conv1d_cli.training.lrauto import record_lr_auto, settle_lr
         from conv1d_cli.training.setup import settle_task
 
         cfg = settle_task(cfg, data.task, len(data.y_val) > 0)
+        cfg, lr_sweep = settle_lr(cfg, data)  # optimizer.lr: auto -> the finder's number
         trainer = self._trainer(cfg, data)
+        record_lr_auto(trainer, lr_sweep)
         trainer.fit()
         self.model_ = LoadedModel(
             trainer.model, cfg, tuple(map(str, self.classes_)), data.sample_shape,
