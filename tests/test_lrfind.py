@@ -59,7 +59,7 @@ def test_suggestion_on_least_squares_lies_below_the_stable_bound(tmp_path):
     np.savez(tmp_path / "linear.npz", x=x, y=y)
     config = tmp_path / "linear.yaml"
     config.write_text(LINEAR.replace("PATH", str(tmp_path / "linear.npz")))
-    cfg, data, sweep = _sweep_of(config)
+    _, data, sweep = _sweep_of(config)
     assert data.task == "regression"
     features = np.hstack(
         [data.x_train.reshape(len(data.x_train), -1), np.ones((len(data.x_train), 1))]
@@ -172,7 +172,7 @@ def test_onecycle_peaks_at_the_settled_rate(tiny_config):
 
 
 def test_estimator_settles_auto_like_train(tiny_config):
-    cfg, data, sweep = _sweep_of(tiny_config)
+    _, data, _ = _sweep_of(tiny_config)
     x = np.concatenate([data.x_train, data.x_val])
     y = np.concatenate([data.y_train, data.y_val])
     overrides = {"optimizer.lr": "auto", "train.epochs": 1, "data.val_split": 0.0}

@@ -7,4 +7,5 @@
 - ``inspection``: ``conv1d outsize`` and ``conv1d summary``.
 - ``predict``: ``conv1d predict`` and ``conv1d export``.
 - ``runs``: ``conv1d runs`` and ``conv1d runs compare``.
+- ``tuning``: ``conv1d lr-find``, the learning-rate finder.
 """

@@ -111,11 +111,18 @@ def smooth(losses: Sequence[float], beta: float = BETA) -> np.ndarray:
 
 
 def suggest_steepest(lrs: np.ndarray, smoothed: np.ndarray) -> float:
-    """The rate where the smoothed loss (B,) falls fastest per factor of rate (uniform in
-    log rate), skipping the warm-up and the last steps (Lightning's rule)."""
-    end = len(smoothed) - SKIP_END
-    slope = np.gradient(smoothed[SKIP_BEGIN:end])
-    return float(lrs[SKIP_BEGIN + int(np.argmin(slope))])
+    """The rate where the smoothed loss (B,) falls fastest per factor of rate (uniform in log
+    rate), searched only on its descent: from the last point still at the loss's starting
+    level (after the warm-up) to its minimum. Early in a sweep the average covers few batches
+    and its noise can be steeper than the true descent (it was, on a least-squares problem)."""
+    low = max(int(np.argmin(smoothed[: len(smoothed) - SKIP_END])), SKIP_BEGIN + 2)
+    level = smoothed[SKIP_BEGIN]  # the loss before the rate does anything
+    still = np.flatnonzero(smoothed[SKIP_BEGIN:low] >= level)
+    begin = SKIP_BEGIN + (int(still[-1]) if len(still) else 0)
+    if low - begin < 2:  # no descent worth the name: the last rate still at the level
+        return float(lrs[begin])
+    slope = np.gradient(smoothed[begin : low + 1])
+    return float(lrs[begin + int(np.argmin(slope))])
 
 
 def suggest_valley(lrs: np.ndarray, smoothed: np.ndarray) -> float:
