@@ -8,4 +8,5 @@
 - ``predict``: ``conv1d predict`` and ``conv1d export``.
 - ``explain``: ``conv1d explain`` and ``conv1d show``.
 - ``runs``: ``conv1d runs`` and ``conv1d runs compare``.
+- ``tuning``: ``conv1d lr-find``, the learning-rate finder.
 """

@@ -25,6 +25,7 @@ from conv1d_cli.cli.explain import explain_command, show_command
 from conv1d_cli.cli.inspection import outsize_command, summary_command
 from conv1d_cli.cli.predict import export_command, predict_command
 from conv1d_cli.cli.runs import runs_command
+from conv1d_cli.cli.tuning import lr_find_command
 from conv1d_cli.errors import ConfigError
 from conv1d_cli.version import __version__
 
@@ -281,6 +282,7 @@ app.command(name="show")(show_command)  # a conv layer's kernels, feature maps (
 # ---------------------------------------------------------------------------- outsize, summary
 app.command(name="outsize")(outsize_command)  # the output-length arithmetic (cli_inspect.py)
 app.command(name="summary")(summary_command)  # per-layer table of a config (cli_inspect.py)
+app.command(name="lr-find")(lr_find_command)  # the learning-rate finder (cli/tuning.py)
 
 
 # ------------------------------------------------------------------------------------ sweep

@@ -138,7 +138,8 @@ class LossConfig(StrictModel):
 
 
 class _OptimizerBase(StrictModel):
-    lr: PositiveFloat = 0.001
+    # auto: the learning-rate finder's suggestion, set when the run starts (training/lrauto.py)
+    lr: PositiveFloat | Literal["auto"] = 0.001
     weight_decay: NonNegativeFloat = 0.0
     clip_grad_norm: PositiveFloat | None = None
 

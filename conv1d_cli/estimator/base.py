@@ -9,7 +9,6 @@ path (``conv1d_cli.inference.load``), with the normalization statistics of the t
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from conv1d_cli.inference.load import LoadedModel
+from conv1d_cli.training.inmemory import InMemoryTrainer
 from conv1d_cli.training.loop import Trainer
 from conv1d_cli.training.progress import SilentReporter
 
@@ -52,47 +52,6 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "train": {"epochs": 150, "batch_size": 16, "workers": 1},
     "output": {"monitor": "train_loss", "plots": False},
 }
-
-
-class MemoryLog:
-    """Stands in for MetricsLog: keeps the epoch rows in memory, writes no file."""
-
-    # The stuck warning appends its line to the run's train.log; in memory there is none (the
-    # line still reaches the reporter, shown with verbose=1).
-    log_path = Path(os.devnull)
-
-    def __init__(self, run_dir: Path, scores: tuple[str, ...] = ()) -> None:
-        self.rows: list[dict[str, float]] = []
-
-    def truncate_to_epoch(self, epoch: int) -> list[dict[str, float]]:
-        return []
-
-    def append(self, row: dict[str, float], line: str) -> None:
-        self.rows.append(dict(row))
-
-
-class InMemoryTrainer(Trainer):
-    """The Trainer's loop with its files replaced: the best weights are kept in memory."""
-
-    metrics_log_type = MemoryLog
-    best_state: dict[str, np.ndarray] | None = None
-
-    def _save(self, kind: str, row: dict[str, float]) -> None:
-        if kind == "best":
-            self.best_state = self.model.state_dict()
-
-    def _write_summary(self, test: Any = None, extra: Any = None) -> dict[str, Any]:
-        return {"status": self.state.status, "epochs_completed": self.state.epoch}
-
-    def _plot(self) -> None:
-        pass
-
-    def _test_metrics(self) -> None:
-        if self.best_state is not None:  # end on the best weights, like conv1d eval
-            self.model.load_state_dict(self.best_state)
-
-    def _interrupt(self) -> None:
-        raise KeyboardInterrupt  # nothing to resume: there is no run directory
 
 
 class Conv1dEstimator(BaseEstimator):
@@ -140,6 +99,7 @@ class Conv1dEstimator(BaseEstimator):
         cfg = self._resolve_config(samples.shape[1:], n_outputs)
         from conv1d_cli.data.dataset import RawData
         from conv1d_cli.data.prepare import prepare
+        from conv1d_cli.training.lrauto import record_lr_auto, settle_lr
         from conv1d_cli.training.setup import settle_task
 
         raw = RawData(
@@ -148,7 +108,9 @@ class Conv1dEstimator(BaseEstimator):
         )  # fmt: skip
         data = prepare(raw, cfg.data, cfg.seed, task=self.task)
         cfg = settle_task(cfg, data.task, len(data.y_val) > 0)
+        cfg, lr_sweep = settle_lr(cfg, data)  # optimizer.lr: auto -> the finder's number
         trainer = self._trainer(cfg, data)
+        record_lr_auto(trainer, lr_sweep)
         trainer.fit()
         if not isinstance(trainer, InMemoryTrainer):
             _load_best(trainer)

@@ -9,4 +9,7 @@
 - ``diagnostics``: the "stuck at chance" warning and its measured causes.
 - ``progress``: a rich bar on a terminal, plain lines elsewhere.
 - ``stopsignals``: Ctrl-C / SIGTERM: finish the step, save ``last``, exit 130/143.
+- ``inmemory``: the ``Trainer`` without a run directory (the estimator, the learning-rate finder).
+- ``lrfind``: the learning-rate finder: the loop on a throwaway copy, its rate growing.
+- ``lrauto``: ``optimizer.lr: auto``: the finder's rate settled when a run starts.
 """

@@ -74,6 +74,7 @@ class Trainer:
         self.metrics = self.metrics_log_type(self.run_dir, self.task.columns())
         self.rows = self.metrics.truncate_to_epoch(self.state.epoch)
         self.stop_signal: int | None = None
+        self.summary_extra: dict[str, Any] = {}  # kept in every summary.json (e.g. lr_auto)
         self.checkpoints = self.run_dir / "checkpoints"
         self._x_val = data.x_val.astype(self.dtype, copy=False)
         self._session_start = time.perf_counter()
@@ -358,6 +359,7 @@ class Trainer:
             "test_split": self.data.test_split,
             "versions": versions(),
         }
+        summary.update(self.summary_extra)
         if extra:
             summary.update(extra)
         summary = json_safe(summary)

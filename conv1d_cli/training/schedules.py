@@ -117,3 +117,22 @@ class OneCycleLR(Schedule):
             return _cos_anneal(initial, float(self.max_lr), step / end_up if end_up > 0 else 1.0)
         pct = (step - end_up) / (self.total_steps - 1 - end_up)
         return _cos_anneal(float(self.max_lr), final, pct)
+
+
+@dataclass(frozen=True)
+class ExponentialLR(Schedule):
+    """The learning-rate finder's sweep: start_lr at step 0, growing by the same factor every
+    step to end_lr at step steps - 1, held after."""
+
+    start_lr: float
+    end_lr: float
+    steps: int
+
+    def __post_init__(self) -> None:
+        check_number("start_lr", self.start_lr, 0.0, open_low=True)
+        check_number("end_lr", self.end_lr, float(self.start_lr), open_low=True)
+        _steps("steps", self.steps, 2)
+
+    def lr_at(self, step: int) -> float:
+        pct = min(_steps("step", step, 0) / (self.steps - 1), 1.0)
+        return float(self.start_lr) * (float(self.end_lr) / float(self.start_lr)) ** pct

@@ -14,7 +14,7 @@ import numpy as np
 
 from conv1d_cli.build.checkpoint_check import check_checkpoint
 from conv1d_cli.build.memory import preflight_config
-from conv1d_cli.build.objects import build_loss, build_model, build_optimizer
+from conv1d_cli.build.objects import OPTIMIZERS, build_loss, build_model, build_optimizer
 from conv1d_cli.config import (
     Config,
     config_diff,
@@ -30,6 +30,7 @@ from conv1d_cli.rundir.layout import check_runs_dir_writable, create_run_dir, ru
 from conv1d_cli.rundir.lock import RunLock, acquire_run_lock
 from conv1d_cli.task import TASKS
 from conv1d_cli.training.loop import Trainer
+from conv1d_cli.training.lrauto import keep_lr_auto, record_lr_auto, resume_lr, settle_lr
 from conv1d_cli.training.progress import Reporter
 from conv1d_cli.training.state import LoopState, RunResult
 
@@ -75,9 +76,10 @@ def setup_training(
     cfg = settle_task(cfg, data.task, len(data.y_val) > 0)
     _check_monitor(cfg, data)
     preflight_training(cfg, data)
+    check_runs_dir_writable(Path(cfg.output.runs_dir))
+    cfg, lr_sweep = settle_lr(cfg, data, reporter.message if reporter else None)
     rng = np.random.default_rng(cfg.seed)
     model = build_network(cfg, data, rng)
-    check_runs_dir_writable(Path(cfg.output.runs_dir))
     run_dir = create_run_dir(Path(cfg.output.runs_dir), cfg.name or "run")
     lock = acquire_run_lock(run_dir, "conv1d train")
     try:
@@ -92,6 +94,7 @@ def setup_training(
             run_dir,
             reporter,
         )
+        record_lr_auto(trainer, lr_sweep)
     except BaseException:
         lock.release()
         raise
@@ -139,7 +142,7 @@ def build_network(cfg: Config, data: Dataset, rng: np.random.Generator) -> Any:
 def preflight_training(cfg: Config, data: Dataset) -> None:
     """Refuse (NotEnoughMemory, exit 2) before any weight is allocated: a training batch
     (weights, gradients, optimizer state, kept activations) and an evaluation batch."""
-    buffers = len(build_optimizer(cfg.optimizer).buffer_names)
+    buffers = len(OPTIMIZERS[cfg.optimizer.type].buffer_names)  # lr may still be auto
     train, shape = cfg.train, data.sample_shape
     batch = min(train.batch_size, max(1, len(data.y_train)))
     eval_batch = min(train.eval_batch_size, max(1, len(data.y_val), len(data.y_test)))
@@ -204,7 +207,7 @@ def _resume_locked(
     # existed says nothing: it classified); the given one may say auto.
     stored_task = checkpoint.meta["data"].get("task", "classification")
     stored = settle_task(stored, stored_task, stored.data.val_split > 0)
-    given = settle_task(given, stored_task, given.data.val_split > 0)
+    given = resume_lr(settle_task(given, stored_task, given.data.val_split > 0), stored)
     differing = [key for key in config_diff(stored, given) if key not in RESUMABLE_CHANGES]
     if differing:
         raise ConfigError(
@@ -245,6 +248,7 @@ def _resume_locked(
     trainer = Trainer(
         cfg, model, build_loss(cfg.loss, data.task), optimizer, data, rng, run_dir, reporter, state
     )
+    keep_lr_auto(trainer)
     trainer.reporter.message(
         f"resuming {run_dir} from epoch {state.epoch}"
         + (f", batch {state.batch}" if state.batch else "")

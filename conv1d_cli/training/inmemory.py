@@ -1,0 +1,56 @@
+"""The Trainer's loop without a run directory: epoch rows and the best weights kept in memory.
+
+The scikit-learn estimator trains with it, and the learning-rate finder sweeps with it (a
+throwaway copy of a run: nothing is written).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from conv1d_cli.training.loop import Trainer
+
+
+class MemoryLog:
+    """Stands in for MetricsLog: keeps the epoch rows in memory, writes no file."""
+
+    # The stuck warning appends its line to the run's train.log; in memory there is none (the
+    # line still reaches the reporter, shown with verbose=1).
+    log_path = Path(os.devnull)
+
+    def __init__(self, run_dir: Path, scores: tuple[str, ...] = ()) -> None:
+        self.rows: list[dict[str, float]] = []
+
+    def truncate_to_epoch(self, epoch: int) -> list[dict[str, float]]:
+        return []
+
+    def append(self, row: dict[str, float], line: str) -> None:
+        self.rows.append(dict(row))
+
+
+class InMemoryTrainer(Trainer):
+    """The Trainer's loop with its files replaced: the best weights are kept in memory."""
+
+    metrics_log_type = MemoryLog
+    best_state: dict[str, np.ndarray] | None = None
+
+    def _save(self, kind: str, row: dict[str, float]) -> None:
+        if kind == "best":
+            self.best_state = self.model.state_dict()
+
+    def _write_summary(self, test: Any = None, extra: Any = None) -> dict[str, Any]:
+        return {"status": self.state.status, "epochs_completed": self.state.epoch}
+
+    def _plot(self) -> None:
+        pass
+
+    def _test_metrics(self) -> None:
+        if self.best_state is not None:  # end on the best weights, like conv1d eval
+            self.model.load_state_dict(self.best_state)
+
+    def _interrupt(self) -> None:
+        raise KeyboardInterrupt  # nothing to resume: there is no run directory
