@@ -135,6 +135,9 @@ class LossConfig(StrictModel):
     type: Literal["auto", "cross_entropy", "mse", "mae", "huber"] = "auto"
     label_smoothing: UnitInterval = 0.0  # cross_entropy only
     delta: PositiveFloat = 1.0  # huber only: quadratic within delta (standardized units)
+    # cross_entropy only: balanced (n_samples / (n_classes * count) of the training split) or
+    # {class name: weight}, unnamed classes 1; resolved when the data is known (build/class_weights)
+    class_weight: Literal["balanced"] | dict[str | int, PositiveFloat] | None = None
 
 
 class _OptimizerBase(StrictModel):
@@ -240,6 +243,10 @@ class OutputConfig(StrictModel):
         "val_loss",
         "train_acc",
         "train_loss",
+        "val_balanced_acc",
+        "val_macro_f1",
+        "train_balanced_acc",
+        "train_macro_f1",
         "val_rmse",
         "val_mae",
         "val_r2",
@@ -302,8 +309,9 @@ class Config(StrictModel):
                 {
                     "loc": ("output", "monitor"),
                     "message": f"{self.output.monitor} needs a validation split but "
-                    "data.val_split is 0, allowed without one: auto, train_loss, train_acc "
-                    "(classes), train_rmse, train_mae, train_r2 (regression)",
+                    "data.val_split is 0, allowed without one: auto, train_loss, train_acc, "
+                    "train_balanced_acc, train_macro_f1 (classes), train_rmse, train_mae, "
+                    "train_r2 (regression)",
                 },
             )
         return self
