@@ -10,6 +10,7 @@ overrides lives in ``conv1d_cli.config.loader`` (its public functions are import
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path, PurePath
 from typing import Annotated, Any, Literal
@@ -137,7 +138,24 @@ class LossConfig(StrictModel):
     delta: PositiveFloat = 1.0  # huber only: quadratic within delta (standardized units)
     # cross_entropy only: balanced (n_samples / (n_classes * count) of the training split) or
     # {class name: weight}, unnamed classes 1; resolved when the data is known (build/class_weights)
-    class_weight: Literal["balanced"] | dict[str | int, PositiveFloat] | None = None
+    class_weight: Literal["balanced"] | dict[str | int, Any] | None = None
+
+    @model_validator(mode="after")
+    def _weights_positive(self) -> LossConfig:
+        """Checked here, not by the type: a union's error would not say which weight is wrong."""
+        weights = self.class_weight if isinstance(self.class_weight, dict) else {}
+        for key, weight in weights.items():
+            number = isinstance(weight, int | float) and not isinstance(weight, bool)
+            if not (number and math.isfinite(weight) and weight > 0):
+                raise PydanticCustomError(
+                    "config_rule",
+                    "{message}",
+                    {
+                        "loc": ("loss", "class_weight", key),
+                        "message": f"got {weight!r}, expected a number > 0",
+                    },
+                )
+        return self
 
 
 class _OptimizerBase(StrictModel):
