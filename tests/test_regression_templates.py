@@ -99,6 +99,6 @@ def test_the_same_template_settles_to_cross_entropy_on_a_class_file(tmp_path):
     summary = _train(
         ROOT / "configs" / "templates" / "fcn.yaml", tmp_path / "Two_TRAIN.ts", tmp_path
     )
-    assert set(summary["test"]) == {"loss", "accuracy", "n"}
+    assert set(summary["test"]) == {"loss", "accuracy", "balanced_accuracy", "macro_f1", "n"}
     saved = yaml.safe_load((Path(summary["run_dir"]) / "config.yaml").read_text())
     assert saved["task"] == "classification" and saved["loss"]["type"] == "cross_entropy"

@@ -64,11 +64,13 @@ def build_model(
     return model
 
 
-LOSSES: dict[str, Callable[[cfgs.LossConfig], Any]] = {
-    "cross_entropy": lambda cfg: nn.SoftmaxCrossEntropy(label_smoothing=cfg.label_smoothing),
-    "mse": lambda cfg: nn.MeanSquaredError(),
-    "mae": lambda cfg: nn.MeanAbsoluteError(),
-    "huber": lambda cfg: nn.HuberLoss(delta=cfg.delta),
+# (loss config, resolved class weights (K,) or None) -> the loss; settle_task refuses class
+# weights for the regression losses.
+LOSSES: dict[str, Callable[[cfgs.LossConfig, Any], Any]] = {
+    "cross_entropy": lambda cfg, w: nn.SoftmaxCrossEntropy(cfg.label_smoothing, class_weight=w),
+    "mse": lambda cfg, w: nn.MeanSquaredError(),
+    "mae": lambda cfg, w: nn.MeanAbsoluteError(),
+    "huber": lambda cfg, w: nn.HuberLoss(delta=cfg.delta),
 }
 
 OPTIMIZERS: dict[str, type] = {
@@ -81,10 +83,13 @@ OPTIMIZERS: dict[str, type] = {
 }
 
 
-def build_loss(loss_cfg: cfgs.LossConfig, task: str = "classification") -> Any:
-    """The loss ``loss_cfg.type`` names; ``auto`` is the task's default (see conv1d_cli/task)."""
+def build_loss(
+    loss_cfg: cfgs.LossConfig, task: str = "classification", class_weight: Any = None
+) -> Any:
+    """The loss ``loss_cfg.type`` names; ``auto`` is the task's default (see conv1d_cli/task).
+    ``class_weight``: (K,) weights resolved from ``loss_cfg.class_weight`` (build/class_weights)."""
     kind = TASKS[task].default_loss if loss_cfg.type == "auto" else loss_cfg.type
-    return LOSSES[kind](loss_cfg)
+    return LOSSES[kind](loss_cfg, class_weight)
 
 
 def build_optimizer(opt_cfg: Any) -> optim.Optimizer:

@@ -10,6 +10,7 @@ overrides lives in ``conv1d_cli.config.loader`` (its public functions are import
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path, PurePath
 from typing import Annotated, Any, Literal
@@ -135,6 +136,26 @@ class LossConfig(StrictModel):
     type: Literal["auto", "cross_entropy", "mse", "mae", "huber"] = "auto"
     label_smoothing: UnitInterval = 0.0  # cross_entropy only
     delta: PositiveFloat = 1.0  # huber only: quadratic within delta (standardized units)
+    # cross_entropy only: balanced (n_samples / (n_classes * count) of the training split) or
+    # {class name: weight}, unnamed classes 1; resolved when the data is known (build/class_weights)
+    class_weight: Literal["balanced"] | dict[str | int, Any] | None = None
+
+    @model_validator(mode="after")
+    def _weights_positive(self) -> LossConfig:
+        """Checked here, not by the type: a union's error would not say which weight is wrong."""
+        weights = self.class_weight if isinstance(self.class_weight, dict) else {}
+        for key, weight in weights.items():
+            number = isinstance(weight, int | float) and not isinstance(weight, bool)
+            if not (number and math.isfinite(weight) and weight > 0):
+                raise PydanticCustomError(
+                    "config_rule",
+                    "{message}",
+                    {
+                        "loc": ("loss", "class_weight", key),
+                        "message": f"got {weight!r}, expected a number > 0",
+                    },
+                )
+        return self
 
 
 class _OptimizerBase(StrictModel):
@@ -241,6 +262,10 @@ class OutputConfig(StrictModel):
         "val_loss",
         "train_acc",
         "train_loss",
+        "val_balanced_acc",
+        "val_macro_f1",
+        "train_balanced_acc",
+        "train_macro_f1",
         "val_rmse",
         "val_mae",
         "val_r2",
@@ -303,8 +328,9 @@ class Config(StrictModel):
                 {
                     "loc": ("output", "monitor"),
                     "message": f"{self.output.monitor} needs a validation split but "
-                    "data.val_split is 0, allowed without one: auto, train_loss, train_acc "
-                    "(classes), train_rmse, train_mae, train_r2 (regression)",
+                    "data.val_split is 0, allowed without one: auto, train_loss, train_acc, "
+                    "train_balanced_acc, train_macro_f1 (classes), train_rmse, train_mae, "
+                    "train_r2 (regression)",
                 },
             )
         return self

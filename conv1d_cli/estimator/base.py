@@ -156,7 +156,8 @@ class Conv1dEstimator(BaseEstimator):
         return load_config_dict(raw, source, overrides)
 
     def _trainer(self, cfg: Any, data: Any) -> Trainer:
-        from conv1d_cli.build.objects import build_loss, build_optimizer
+        from conv1d_cli.build.class_weights import run_loss
+        from conv1d_cli.build.objects import build_optimizer
         from conv1d_cli.training.progress import make_reporter
         from conv1d_cli.training.setup import build_network
 
@@ -167,7 +168,7 @@ class Conv1dEstimator(BaseEstimator):
             from rich.console import Console
 
             reporter = make_reporter(Console(stderr=True, highlight=False), quiet=False)
-        parts = (cfg, model, build_loss(cfg.loss), build_optimizer(cfg.optimizer), data, rng)
+        parts = (cfg, model, run_loss(cfg, data), build_optimizer(cfg.optimizer), data, rng)
         if self.runs_dir is None:
             return InMemoryTrainer(*parts, Path("(in memory)"), reporter)
         from conv1d_cli.config import config_to_yaml

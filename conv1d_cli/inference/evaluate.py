@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from conv1d_cli.build.class_weights import stored_weights
 from conv1d_cli.build.memory import check_memory
 from conv1d_cli.build.objects import build_loss
 from conv1d_cli.config import load_config_dict
@@ -80,13 +81,16 @@ def evaluate_checkpoint(target: Path, overrides: Sequence[str] = ()) -> EvalResu
     scores, details = task.eval_report(
         outputs, data.y_test, loaded.target_scaling, loaded.output_names
     )
+    # The loss the run trained with: its class weights as stored, not recounted on this data.
+    weights = stored_weights(loaded.meta["data"].get("class_weight"), loaded.class_names)
+    loss_fn = build_loss(cfg.loss, task.name, weights)
     if task.name == "classification":  # precision, recall, F1 per class; the confusion matrix
         predicted = np.argmax(outputs, axis=1)
         details.update(per_class_report(data.y_test, predicted, loaded.class_names))
     report = {
         "task": task.name,
         **scores,
-        "loss": float(build_loss(cfg.loss).forward(outputs, data.y_test)),
+        "loss": float(loss_fn.forward(outputs, data.y_test)),
         "n": len(data.y_test),
         "checkpoint": str(checkpoint_path),
         "epoch": loaded.epoch,

@@ -6,15 +6,26 @@ import numpy as np
 
 
 class SoftmaxCrossEntropy:
-    """Mean cross-entropy of softmax(logits) against integer labels, with label smoothing.
+    """Mean cross-entropy of softmax(logits) against integer labels, with label smoothing and
+    class weights (PyTorch's ``CrossEntropyLoss(weight=w, label_smoothing=e)``).
 
-    With smoothing e the target of sample n is (1 - e) * onehot(y_n) + e / K (PyTorch's rule).
+    Per sample n with label y: (1 - e) * w[y] * -log p[y] + (e / K) * sum_c w[c] * -log p[c];
+    the mean divides the batch's sum by sum_n w[y_n] (by N without weights, all w = 1).
     """
 
-    def __init__(self, label_smoothing: float = 0.0) -> None:
+    def __init__(
+        self, label_smoothing: float = 0.0, class_weight: np.ndarray | None = None
+    ) -> None:
         if not (isinstance(label_smoothing, int | float) and 0 <= label_smoothing < 1):
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
         self.label_smoothing = float(label_smoothing)
+        self.class_weight: np.ndarray | None = None  # (K,) float64 > 0, or None: all 1
+        if class_weight is not None:
+            weights = np.asarray(class_weight, dtype=np.float64)
+            if weights.ndim != 1 or not np.all(np.isfinite(weights)) or np.any(weights <= 0):
+                raise ValueError(f"class_weight must be a 1-D array of weights > 0, got {weights}")
+            self.class_weight = weights
+        self.batch_weight = 0.0  # the last batch's divisor: sum of its targets' weights (or N)
         self.probs: np.ndarray | None = None
         self._labels: np.ndarray | None = None
 
@@ -36,6 +47,9 @@ class SoftmaxCrossEntropy:
         n, k = logits.shape
         if n and (labels.min() < 0 or labels.max() >= k):
             raise ValueError(f"labels must lie in [0, {k}), got [{labels.min()}, {labels.max()}]")
+        w = self.class_weight
+        if w is not None and w.shape != (k,):
+            raise ValueError(f"class_weight has {w.size} weights but the logits have {k} classes")
         # log-softmax through the shifted log-sum-exp: exp never sees a positive argument.
         shifted = logits - logits.max(axis=1, keepdims=True)
         log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -44,19 +58,38 @@ class SoftmaxCrossEntropy:
         rows = np.arange(n)
         e = self.label_smoothing
         per_sample = -(1 - e) * log_probs[rows, labels]
+        if w is None:
+            if e:
+                per_sample -= (e / k) * log_probs.sum(axis=1)
+            self.batch_weight = float(n)
+            return float(per_sample.mean(dtype=np.float64))
+        per_sample = per_sample * w[labels]
         if e:
-            per_sample -= (e / k) * log_probs.sum(axis=1)
-        return float(per_sample.mean(dtype=np.float64))
+            per_sample -= (e / k) * (log_probs @ w)
+        self.batch_weight = float(w[labels].sum())
+        return float(per_sample.sum(dtype=np.float64) / self.batch_weight)
 
     def backward(self) -> np.ndarray:
-        """dL/dlogits (N, K) of the mean loss, already divided by N."""
+        """dL/dlogits (N, K) of the mean loss, already divided by N (or the weight sum)."""
         if self.probs is None or self._labels is None:
             raise RuntimeError("call forward before backward")
         n, k = self.probs.shape
+        rows = np.arange(n)
         e = self.label_smoothing
-        grad = self.probs - e / k if e else self.probs.copy()
-        grad[np.arange(n), self._labels] -= 1 - e
-        grad *= 1.0 / n
+        w = self.class_weight
+        if w is None:
+            grad = self.probs - e / k if e else self.probs.copy()
+            grad[rows, self._labels] -= 1 - e
+            grad *= 1.0 / n
+            return grad
+        # d(-log p_c)/dlogits = p - onehot(c): the label's term weighted by w[y], the smoothing
+        # term by every w[c], so it sums to (e / K) * (sum(w) * p - w).
+        wy = w[self._labels].astype(self.probs.dtype)[:, None]
+        grad = (1 - e) * wy * self.probs
+        grad[rows, self._labels] -= (1 - e) * wy[:, 0]
+        if e:
+            grad += (e / k) * (float(w.sum()) * self.probs - w.astype(self.probs.dtype))
+        grad *= 1.0 / self.batch_weight
         return grad
 
 

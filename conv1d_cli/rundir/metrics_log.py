@@ -14,7 +14,10 @@ from conv1d_cli.rundir.atomic import (
     writing,
 )
 
-CLASSIFICATION_SCORES = ("train_loss", "train_acc", "val_loss", "val_acc")
+CLASSIFICATION_SCORES = (
+    "train_loss", "train_acc", "train_balanced_acc", "train_macro_f1",
+    "val_loss", "val_acc", "val_balanced_acc", "val_macro_f1",
+)  # fmt: skip
 METRIC_COLUMNS = ("epoch", *CLASSIFICATION_SCORES, "lr", "epoch_seconds", "samples_per_s")
 
 
@@ -51,7 +54,9 @@ class MetricsLog:
         writer = csv.DictWriter(buffer, fieldnames=self.columns, lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({key: _format_cell(row[key]) for key in self.columns})
+            # A run from before a column existed (resumed) has none: left empty, as NaN is.
+            cells = {key: _format_cell(row.get(key, float("nan"))) for key in self.columns}
+            writer.writerow(cells)
         atomic_write_text(self.csv_path, buffer.getvalue())
         return rows
 

@@ -25,15 +25,19 @@ DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform")
 # metrics.csv columns of either task: a per-epoch metric (pruning and the best epoch read them)
 CSV_METRICS = (
     "val_acc", "val_loss", "train_acc", "train_loss",
+    "val_balanced_acc", "val_macro_f1", "train_balanced_acc", "train_macro_f1",
     "val_rmse", "val_mae", "val_r2", "train_rmse", "train_mae", "train_r2",
 )  # fmt: skip
 # summary.json's ``test`` keys, by metric name (the best weights on the test split)
 TEST_KEYS = {
     "test_acc": "accuracy", "test_loss": "loss",
+    "test_balanced_acc": "balanced_accuracy", "test_macro_f1": "macro_f1",
     "test_rmse": "rmse", "test_mae": "mae", "test_r2": "r2",
 }  # fmt: skip
 MetricName = Literal[
     "val_acc", "val_loss", "train_acc", "train_loss",
+    "val_balanced_acc", "val_macro_f1", "train_balanced_acc", "train_macro_f1",
+    "test_balanced_acc", "test_macro_f1",
     "val_rmse", "val_mae", "val_r2", "train_rmse", "train_mae", "train_r2",
     "test_acc", "test_loss", "test_rmse", "test_mae", "test_r2",
 ]  # fmt: skip

@@ -8,7 +8,10 @@ from typing import Any
 import numpy as np
 
 # True: higher is better. Per-epoch columns are "train_<metric>" / "val_<metric>".
-METRIC_GOALS = {"loss": False, "acc": True, "rmse": False, "mae": False, "r2": True}
+METRIC_GOALS = {
+    "loss": False, "acc": True, "balanced_acc": True, "macro_f1": True,
+    "rmse": False, "mae": False, "r2": True,
+}  # fmt: skip
 
 
 def higher_is_better(column: str) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from conv1d_cli.build.class_weights import loss_weights
 from conv1d_cli.build.objects import build_data_parallel, build_schedule
 from conv1d_cli.config import Config
 from conv1d_cli.errors import StorageError, TrainingDiverged, TrainingInterrupted, WorkerLost
@@ -328,6 +329,7 @@ class Trainer:
                 "task": self.data.task,
                 "target_scaling": self.data.target_scaling,
                 "target_names": list(self.data.target_names),
+                "class_weight": loss_weights(self.loss_fn, self.data.class_names),
             },
         }
         extra = {"order": state.order} if state.order is not None else {}
@@ -360,6 +362,8 @@ class Trainer:
             "versions": versions(),
         }
         summary.update(self.summary_extra)
+        if (weights := loss_weights(self.loss_fn, self.data.class_names)) is not None:
+            summary["class_weight"] = weights  # loss.class_weight as resolved on this data
         if extra:
             summary.update(extra)
         summary = json_safe(summary)

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from conv1d_cli.build.objects import build_loss, build_model, build_optimizer
+from conv1d_cli.build.class_weights import run_loss
+from conv1d_cli.build.objects import build_model, build_optimizer
 from conv1d_cli.config import Config
 from conv1d_cli.errors import ConfigError
 from conv1d_cli.task import TASKS
@@ -174,7 +175,7 @@ def find_lr(
     rng = np.random.default_rng(cfg.seed)  # what the run draws, from a generator of its own
     words = TASKS[data.task].describe_targets(data.n_outputs, data.target_names)
     model = build_model(cfg.model, data.sample_shape, data.n_outputs, rng, cfg.train.dtype, words)
-    recorder = _Recorder(build_loss(cfg.loss, data.task), schedule)
+    recorder = _Recorder(run_loss(cfg, data), schedule)  # class weights too
     optimizer = build_optimizer(sweep_cfg.optimizer)
     trainer = _SweepTrainer(sweep_cfg, model, recorder, optimizer, no_val, rng, Path("(lr-find)"))
     trainer.schedule = schedule

@@ -19,18 +19,26 @@ from rich.progress import (
 )
 from rich.table import Table
 
-HEADERS = {"epoch_seconds": "time (s)", "samples_per_s": "samples/s"}
+HEADERS = {
+    "epoch_seconds": "time (s)",
+    "samples_per_s": "samples/s",
+    "val_balanced_acc": "val_bal_acc",
+}
+# Columns metrics.csv has but the console leaves out, to stay one readable line: classification
+# shows accuracy per split and the validation balanced accuracy (what imbalanced data needs).
+CONSOLE_HIDDEN = frozenset({"train_balanced_acc", "train_macro_f1", "val_macro_f1"})
 
 
 def table_columns(metrics: tuple[str, ...] = ("acc",)) -> tuple[tuple[str, int, str], ...]:
     """(key, width, format) of the per-epoch table for a task's ``metrics`` ("acc" or "rmse",
     "mae", "r2"): epoch, train loss and metrics, validation loss and metrics, lr, time, speed.
     Regression values take 4 significant digits (targets have any unit)."""
-    fmt = {"acc": "{:.4f}", "r2": "{:.4f}"}
+    fmt = {"acc": "{:.4f}", "balanced_acc": "{:.4f}", "r2": "{:.4f}"}
+    keys = [(split, name) for split in ("train", "val") for name in ("loss", *metrics)]
     scores = [
-        (f"{split}_{name}", max(8, len(split) + len(name) + 1), fmt.get(name, "{:.4g}"))
-        for split in ("train", "val")
-        for name in ("loss", *metrics)
+        (key, max(8, len(HEADERS.get(key, key))), fmt.get(name, "{:.4g}"))
+        for split, name in keys
+        if (key := f"{split}_{name}") not in CONSOLE_HIDDEN
     ]
     return (
         ("epoch", 7, "{}"),
@@ -92,7 +100,8 @@ def format_epoch_line(row: dict[str, float], epochs: int, improved: bool) -> str
     """The plain per-epoch line (non-terminal output and train.log)."""
     parts = [f"epoch {int(row['epoch'])}/{epochs}"]
     for key, value in row.items():  # the task's train_/val_ columns, in the row's order
-        if key.startswith(("train_", "val_")) and not math.isnan(value):
+        shown = key.startswith(("train_", "val_")) and key not in CONSOLE_HIDDEN
+        if shown and not math.isnan(value):
             exact = key.endswith(("_loss", "_acc", "_r2"))  # else regression units: 4 digits
             parts.append(f"{key} {value:.4f}" if exact else f"{key} {value:.4g}")
     parts.append(f"lr {row['lr']:.3g}")

@@ -13,6 +13,9 @@ import numpy as np
 from conv1d_cli.rundir.atomic import atomic_write_bytes
 from conv1d_cli.task import TASKS, Task
 
+# summary.json's ``test`` spells some metrics out, as eval.json does.
+TEST_NAMES = {"acc": "accuracy", "balanced_acc": "balanced_accuracy"}
+
 
 @dataclass
 class Evaluation:
@@ -35,7 +38,7 @@ class Evaluation:
 
     def test_metrics(self) -> dict[str, float]:
         """summary.json's ``test``: loss, the metrics ("acc" spelled "accuracy") and n."""
-        named = {"accuracy" if k == "acc" else k: v for k, v in self.scores.items()}
+        named = {TEST_NAMES.get(k, k): v for k, v in self.scores.items()}
         return {"loss": self.loss, **named, "n": self.n}
 
 
@@ -59,26 +62,30 @@ def evaluate(
         return Evaluation(float("nan"), 0, task.scores({}, 0, scaling), np.empty((0, 0)))
     was_training = model.training
     model.eval()
-    loss_sum = 0.0
+    loss_sum = weight_sum = 0.0
     parts = []
     try:
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             outputs = model.forward(x[start:stop])
-            # The loss averages over its batch; weight by batch size for the mean over all N.
-            loss_sum += float(loss_fn.forward(outputs, y[start:stop])) * (stop - start)
+            # The loss averages over its batch; weight it by the batch's divisor (its size, or
+            # with class weights the sum of its targets' weights) for the mean over all N.
+            loss = float(loss_fn.forward(outputs, y[start:stop]))
+            divisor = getattr(loss_fn, "batch_weight", stop - start)
+            loss_sum, weight_sum = loss_sum + loss * divisor, weight_sum + divisor
             parts.append(np.array(outputs, copy=True))  # a layer may reuse its output buffer
     finally:
         model.train(was_training)
     outputs = np.concatenate(parts)
     scores = task.scores(task.tally(outputs, y, scaling), n, scaling)
-    return Evaluation(loss_sum / n, n, scores, outputs)
+    return Evaluation(loss_sum / weight_sum, n, scores, outputs)
 
 
 def per_class_report(
     y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str]
 ) -> dict[str, Any]:
-    """Precision, recall, F1 and support per class, and the confusion matrix (rows: truth)."""
+    """Precision, recall, F1 and support per class, and the confusion matrix (rows: truth);
+    the task's scores hold balanced accuracy and macro F1."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     labels = np.arange(len(class_names))
@@ -98,7 +105,6 @@ def per_class_report(
     matrix = confusion_matrix(y_true, y_pred, labels=labels)
     return {
         "per_class": classes,
-        "macro_f1": float(np.mean(f1)) if len(f1) else float("nan"),
         "confusion": matrix.tolist(),
     }
 

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from conv1d_cli.build.checkpoint_check import check_checkpoint
+from conv1d_cli.build.class_weights import run_loss
 from conv1d_cli.build.memory import preflight_config
-from conv1d_cli.build.objects import OPTIMIZERS, build_loss, build_model, build_optimizer
+from conv1d_cli.build.objects import OPTIMIZERS, build_model, build_optimizer
 from conv1d_cli.config import (
     Config,
     config_diff,
@@ -87,7 +88,7 @@ def setup_training(
         trainer = Trainer(
             cfg,
             model,
-            build_loss(cfg.loss, data.task),
+            run_loss(cfg, data),
             build_optimizer(cfg.optimizer),
             data,
             rng,
@@ -114,6 +115,10 @@ def settle_task(cfg: Config, task_name: str, has_validation: bool) -> Config:
         )
     if cfg.loss.label_smoothing and loss_type != "cross_entropy":
         raise ConfigError("loss.label_smoothing: applies to cross_entropy only; leave it out")
+    if cfg.loss.class_weight is not None and loss_type != "cross_entropy":
+        raise ConfigError(
+            f"loss.class_weight: applies to cross_entropy only, not {loss_type}; leave it out"
+        )
     if cfg.loss.delta != 1.0 and loss_type != "huber":
         raise ConfigError(f"loss.delta: applies to huber only, not {loss_type}; leave it out")
     monitor = cfg.output.monitor
@@ -245,9 +250,8 @@ def _resume_locked(
         raise CheckpointError(f"{checkpoint_path}: optimizer state does not fit: {exc}") from None
     rng.bit_generator.state = checkpoint.meta["rng_state"]
     atomic_write_text(run_dir / "config.yaml", config_to_yaml(cfg))
-    trainer = Trainer(
-        cfg, model, build_loss(cfg.loss, data.task), optimizer, data, rng, run_dir, reporter, state
-    )
+    loss = run_loss(cfg, data, stored_data.get("class_weight"))  # the weights it trained with
+    trainer = Trainer(cfg, model, loss, optimizer, data, rng, run_dir, reporter, state)
     keep_lr_auto(trainer)
     trainer.reporter.message(
         f"resuming {run_dir} from epoch {state.epoch}"
