@@ -6,6 +6,6 @@
 - ``atomic``: atomic, umask-honouring writes, and storage errors as one line.
 - ``lock``: one writer per run directory (``run.lock``, flock-based, stale-lock takeover).
 - ``status``: every status a run can have, and what each means.
-- ``listing``: ``conv1d runs`` rows (status, data, epochs, best, test accuracy).
+- ``listing``: ``conv1d runs`` rows (status, data, epochs, best, test accuracy or RMSE/R²).
 - ``compare``: ``conv1d runs compare``: the runs' table, config differences per key, the PNG.
 """

@@ -5,7 +5,7 @@
 - ``state``: ``LoopState`` (position and running sums, saved for exact resume), ``RunResult``.
 - ``optim``: optimizers with PyTorch's update rules; ``optim_flat``: one step on flat vectors.
 - ``schedules``: learning-rate schedules as pure functions of the step.
-- ``report``: evaluation metrics (loss, accuracy, per class) and the curves/confusion plots.
+- ``report``: evaluation (loss and the task's metrics, per class) and the curves/confusion plots.
 - ``diagnostics``: the "stuck at chance" warning and its measured causes.
 - ``progress``: a rich bar on a terminal, plain lines elsewhere.
 - ``stopsignals``: Ctrl-C / SIGTERM: finish the step, save ``last``, exit 130/143.
