@@ -182,7 +182,8 @@ def metrics_text(result: dict[str, Any]) -> str:
     """ "accuracy 0.9860  loss 0.0563" or "rmse 0.1445  mae 0.1085  r2 0.9942  loss 0.0050":
     the task's metrics of a test result in its order, then the loss (n is the caller's)."""
     names = [key for key in result if key not in ("loss", "n")]
-    exact = ("accuracy", "r2")  # bounded scores: 4 decimals; the rest have the targets' units
+    # bounded scores: 4 decimals; the rest (rmse, mae, loss) have the targets' units
+    exact = ("accuracy", "balanced_accuracy", "macro_f1", "r2")
     return (
         "  ".join(
             f"{key} {result[key]:.4f}" if key in exact else f"{key} {result[key]:.4g}"

@@ -112,18 +112,17 @@ def smooth(losses: Sequence[float], beta: float = BETA) -> np.ndarray:
 
 
 def suggest_steepest(lrs: np.ndarray, smoothed: np.ndarray) -> float:
-    """The rate where the smoothed loss (B,) falls fastest per factor of rate (uniform in log
-    rate), searched only on its descent: from the last point still at the loss's starting
-    level (after the warm-up) to its minimum. Early in a sweep the average covers few batches
-    and its noise can be steeper than the true descent (it was, on a least-squares problem)."""
+    """The middle of the window where the smoothed loss (B,) falls most, searched from the
+    warm-up's end to the loss's minimum. The window spans a tenth of the sweep (at least 3
+    steps, about a decade of rate over 100 batches): one step's slope follows the noise of the
+    average (a bump at 1e-6 on GunPoint, the start of a least-squares sweep), a decade's the
+    descent."""
     low = max(int(np.argmin(smoothed[: len(smoothed) - SKIP_END])), SKIP_BEGIN + 2)
-    level = smoothed[SKIP_BEGIN]  # the loss before the rate does anything
-    still = np.flatnonzero(smoothed[SKIP_BEGIN:low] >= level)
-    begin = SKIP_BEGIN + (int(still[-1]) if len(still) else 0)
-    if low - begin < 2:  # no descent worth the name: the last rate still at the level
-        return float(lrs[begin])
-    slope = np.gradient(smoothed[begin : low + 1])
-    return float(lrs[begin + int(np.argmin(slope))])
+    window = max(3, len(smoothed) // 10)
+    if low - SKIP_BEGIN <= window:  # a short descent: its middle
+        return float(lrs[(SKIP_BEGIN + low) // 2])
+    drops = smoothed[SKIP_BEGIN + window : low + 1] - smoothed[SKIP_BEGIN : low + 1 - window]
+    return float(lrs[SKIP_BEGIN + int(np.argmin(drops)) + window // 2])
 
 
 def suggest_valley(lrs: np.ndarray, smoothed: np.ndarray) -> float:
