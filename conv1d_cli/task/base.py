@@ -85,9 +85,10 @@ class Task(ABC):
 
 
 def add_tallies(total: dict[str, Any], part: dict[str, np.ndarray]) -> dict[str, Any]:
-    """``total`` + ``part`` key by key (lists in the total, so it stays JSON for checkpoints)."""
+    """``total`` + ``part`` key by key, as float64 arrays (``LoopState.to_meta`` turns them
+    into lists for a checkpoint; a resumed total starts as lists)."""
     for key, value in part.items():
         previous = total.get(key)
-        summed = np.asarray(value, dtype=np.float64) + (0.0 if previous is None else previous)
-        total[key] = np.asarray(summed).tolist()
+        summed = np.asarray(value, dtype=np.float64)
+        total[key] = summed if previous is None else summed + np.asarray(previous)
     return total

@@ -35,6 +35,7 @@ class LoopState:
     def to_meta(self) -> dict[str, Any]:
         meta = asdict(self)
         meta.pop("order")
+        meta["tally"] = {key: np.asarray(value).tolist() for key, value in self.tally.items()}
         return meta
 
     @classmethod
