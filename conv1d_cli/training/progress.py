@@ -112,24 +112,11 @@ def format_epoch_line(row: dict[str, float], epochs: int, improved: bool) -> str
     return "  ".join(parts)
 
 
-class PlainReporter:
+class PlainReporter(SilentReporter):
     """One line per epoch; no redrawing (for logs, pipes and CI)."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
-
-    def epoch_start(
-        self,
-        epoch: int,
-        epochs: int,
-        total_batches: int,
-        done_batches: int,
-        metrics: tuple[str, ...] = ("acc",),
-    ) -> None:
-        pass
-
-    def step(self, batches_done: int, loss: float, score: float, samples_per_s: float) -> None:
-        pass
 
     def epoch_end(self, row: dict[str, float], line: str, improved: bool) -> None:
         self.console.print(line, markup=False, highlight=False, soft_wrap=True)
