@@ -115,7 +115,7 @@ BAD = {
     "text for a number": (
         _with("train: {epochs: ten}\n"),
         (),
-        ["train.epochs (line 9): got 'ten', expected an integer > 0"],
+        ["train.epochs (line 9): got 'ten', expected an integer >= 0"],
     ),
     "float for an integer": (
         _with("seed: 1.5\n"),
@@ -169,7 +169,7 @@ BAD = {
         (),
         ["model.layers[3].units (line 8): got 0, expected an integer > 0"],
     ),
-    "zero epochs": (_with("train: {epochs: 0}\n"), (), ["train.epochs (line 9): got 0"]),
+    "negative epochs": (_with("train: {epochs: -1}\n"), (), ["train.epochs (line 9): got -1"]),
     "negative batch size": (
         _with("train: {batch_size: -8}\n"),
         (),
@@ -262,7 +262,7 @@ BAD = {
     "yes for a number": (
         _with("train: {epochs: yes}\n"),
         (),
-        ["train.epochs (line 9): YAML read yes as the boolean true, expected an integer > 0"],
+        ["train.epochs (line 9): YAML read yes as the boolean true, expected an integer >= 0"],
     ),
     "true for a number": (
         _layer("channels: true, kernel: 3"),
@@ -282,10 +282,10 @@ BAD = {
     "bad explicit float": (_with("seed: !!float abc\n"), (), ["line 9, column 7", "not a valid"]),
     "alias loop": (_with("x: &a [*a]\n"), (), ["line 9", "alias refers to a collection"]),
     "several errors at once": (
-        _with("train: {epochs: 0, batch_size: 0}\noptimizer: {lr: 0}\n"),
+        _with("train: {epochs: -1, batch_size: 0}\noptimizer: {lr: 0}\n"),
         (),
         [
-            "3 errors: train.epochs (line 9): got 0, expected an integer > 0; "
+            "3 errors: train.epochs (line 9): got -1, expected an integer >= 0; "
             "train.batch_size (line 9): got 0, expected an integer > 0; "
             "optimizer.lr (line 10): got 0, expected a number > 0",
         ],
@@ -324,8 +324,8 @@ BAD = {
     ),
     "override of an invalid value": (
         BASE,
-        ("train.epochs=0",),
-        ["train.epochs (--set train.epochs=0): got 0, expected an integer > 0"],
+        ("train.epochs=-1",),
+        ["train.epochs (--set train.epochs=-1): got -1, expected an integer >= 0"],
     ),
     "override name=no": (
         BASE,
@@ -542,10 +542,10 @@ def test_section_without_type_keeps_the_default_type(write):
 def test_load_config_dict_names_its_source():
     raw = yaml.safe_load(BASE)
     assert load_config_dict(raw, "x").name == "base"
-    raw["train"] = {"epochs": 0}
-    with pytest.raises(ConfigError, match=r"^ckpt.safetensors: train.epochs: got 0"):
+    raw["train"] = {"epochs": -1}
+    with pytest.raises(ConfigError, match=r"^ckpt.safetensors: train.epochs: got -1"):
         load_config_dict(raw, "ckpt.safetensors")
-    assert raw["train"] == {"epochs": 0}  # the caller's mapping is never changed
+    assert raw["train"] == {"epochs": -1}  # the caller's mapping is never changed
     cfg = load_config_dict(yaml.safe_load(BASE), "ckpt", ["data.path=/data/mnist"])
     assert cfg.data.path == "/data/mnist"
 

@@ -30,7 +30,7 @@ CONFIG_CASES = [
     # (override, fragments in the message)
     ("model.layers[0].chanels=3", ["model.layers[0].chanels", "did you mean 'channels'"]),
     ("optimizer.lr=[1", ["--set optimizer.lr=[1", "YAML syntax error"]),
-    ("train.epochs=0", ["train.epochs", "> 0"]),
+    ("train.epochs=-1", ["train.epochs", ">= 0"]),
     ("train.batch_size=-4", ["train.batch_size"]),
     ("optimizer.lr=0", ["optimizer.lr"]),
     ("model.layers[0].kernel=0", ["model.layers[0].kernel"]),
@@ -167,7 +167,7 @@ def test_unexpected_errors_exit_1_and_debug_shows_the_traceback(tiny_config, mon
 
 
 def test_json_mode_errors_go_to_stderr(tiny_config):
-    result = runner.invoke(app, ["train", str(tiny_config), "--json", "--set", "train.epochs=0"])
+    result = runner.invoke(app, ["train", str(tiny_config), "--json", "--set", "train.epochs=-1"])
     assert result.exit_code == 2
     assert result.stdout == ""
     with pytest.raises(json.JSONDecodeError):

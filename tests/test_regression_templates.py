@@ -87,7 +87,11 @@ def test_a_template_trains_a_regression_file_with_one_override(tmp_path, templat
     assert saved["task"] == "regression" and saved["loss"]["type"] == "mse"
     with (run / "metrics.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 2 and float(rows[-1]["train_rmse"]) > 0
+    # No validation split: 5-fold cross-validation chose how many of the 2 epochs to train
+    # (0: the training mean).
+    chosen = summary["epochs_cv"]["chosen_epochs"]
+    assert summary["epochs_cv"]["folds"] == 5 and saved["train"]["epochs"] == chosen <= 2
+    assert len(rows) == chosen and all(float(row["train_rmse"]) > 0 for row in rows)
     state = load_checkpoint(run / "checkpoints" / "best.safetensors").model_state
     last = len(load_config(template).model.layers) - 1
     assert state[f"{last}.W"].shape[-1] == 1  # one target, one output

@@ -152,8 +152,8 @@ BAD = [
         "early_terminate (line 3): needs a per-epoch metric",
     ),
     (
-        "parameters: {train.epochs: {values: [1, 0]}}",
-        "1 trial configs are invalid: trial-001 (train.epochs=0): train.epochs",
+        "parameters: {train.epochs: {values: [1, -1]}}",
+        "1 trial configs are invalid: trial-001 (train.epochs=-1): train.epochs",
     ),
     ("parameters: {}", "parameters (line 2): got a mapping"),
     (
@@ -253,13 +253,13 @@ def test_bayes_checks_the_corners_of_its_space(tmp_path):
         run_cap: 3
         parameters:
           optimizer.lr: {distribution: log_uniform, min: 1.0e-4, max: 1.0e-1}
-          train.epochs: {distribution: int_uniform, min: 0, max: 3}
+          train.epochs: {distribution: int_uniform, min: -1, max: 3}
         """,
     )
     result = runner.invoke(app, ["sweep", str(path), "--dry-run"])
     assert result.exit_code == 2
     assert "points of the search space are invalid" in result.stderr
-    assert "train.epochs=0" in result.stderr
+    assert "train.epochs=-1" in result.stderr
 
 
 def test_sweep_names_follow_the_run_name_rule(tmp_path):

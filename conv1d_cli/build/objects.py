@@ -64,6 +64,29 @@ def build_model(
     return model
 
 
+def build_network(cfg: cfgs.Config, data: Any, rng: np.random.Generator) -> nn.Sequential:
+    """The config's network for ``data`` (a Dataset): its sample shape in, one output per class
+    or target. A regression network's last dense starts at the training mean (weights zero, bias
+    the mean standardized target): before any epoch it predicts the mean exactly, the bar every
+    epoch is measured against (cross-validation's epoch 0)."""
+    words = TASKS[data.task].describe_targets(data.n_outputs, data.target_names)
+    model = build_model(cfg.model, data.sample_shape, data.n_outputs, rng, cfg.train.dtype, words)
+    if data.task == "regression":
+        start_at_mean(model, data.y_train)
+    return model
+
+
+def start_at_mean(model: nn.Sequential, y_train: np.ndarray) -> None:
+    """Zero the last layer's weights and set its bias to the mean of ``y_train`` (N, K), when
+    that layer is a dense with a bias (without one it keeps its initial weights)."""
+    head = model.layers[-1] if len(model) else None
+    params = getattr(head, "params", {})
+    if not isinstance(head, nn.Dense) or "b" not in params or not len(y_train):
+        return
+    params["W"][...] = 0
+    params["b"][...] = np.asarray(y_train, dtype=np.float64).mean(axis=0)
+
+
 # (loss config, resolved class weights (K,) or None) -> the loss; settle_task refuses class
 # weights for the regression losses.
 LOSSES: dict[str, Callable[[cfgs.LossConfig, Any], Any]] = {
@@ -120,9 +143,10 @@ def build_schedule(schedule_cfg: Any, base_lr: float, steps_per_epoch: int, epoc
     """A schedule whose ``lr_at(step)`` is a pure function of the optimizer step.
 
     Epoch-based settings (``step_epochs``, ``warmup_epochs``) are converted to steps here;
-    ``onecycle`` peaks at ``optimizer.lr``.
+    ``onecycle`` peaks at ``optimizer.lr``. The decay spans ``schedule.epochs`` when set (a run
+    stopped at cross-validation's epoch keeps its folds' rates), else ``epochs``.
     """
-    total = max(1, steps_per_epoch * epochs)
+    total = max(1, steps_per_epoch * (getattr(schedule_cfg, "epochs", None) or epochs))
     return SCHEDULES[schedule_cfg.type](schedule_cfg, base_lr, steps_per_epoch, total)
 
 

@@ -220,6 +220,9 @@ class CosineSchedule(StrictModel):
     type: Literal["cosine"]
     warmup_epochs: NonNegativeFloat = 0.0
     min_lr: NonNegativeFloat = 0.0
+    # The epochs the decay spans; None: train.epochs. A run that stops before (train.epochs
+    # chosen by cross-validation) trains with the rates the folds had at the same epochs.
+    epochs: PositiveInt | None = None
 
 
 class OneCycleSchedule(StrictModel):
@@ -227,6 +230,7 @@ class OneCycleSchedule(StrictModel):
     pct_start: Annotated[float, Field(gt=0, lt=1)] = 0.3
     div_factor: PositiveFloat = 25.0
     final_div_factor: PositiveFloat = 1e4
+    epochs: PositiveInt | None = None  # the epochs the cycle spans; None: train.epochs
 
 
 ScheduleConfig = Annotated[
@@ -242,7 +246,9 @@ class EarlyStoppingConfig(StrictModel):
 
 
 class TrainConfig(StrictModel):
-    epochs: PositiveInt = 10
+    # 0 trains nothing: the network as initialized (a regression network then predicts the
+    # training mean: its head starts at zero); cross-validation may choose 0 (epochs_cv.py).
+    epochs: NonNegativeInt = 10
     batch_size: PositiveInt = 64
     eval_batch_size: PositiveInt = 1000
     dtype: Literal["float32", "float64"] = "float32"
@@ -250,6 +256,13 @@ class TrainConfig(StrictModel):
     # Processes that each train a slice of every batch (conv1d_cli/parallel/dataparallel.py), each
     # with one BLAS thread; 1: this process alone, with all of BLAS's threads.
     workers: int = Field(default=1, ge=1, le=64)
+    # Choose the number of epochs (at most train.epochs) by k-fold cross-validation on the
+    # training split, then train on all of it (training/epochs_cv.py). auto: 5 folds for a
+    # regression run without a validation split, none otherwise; 0: none.
+    cv_folds: Literal["auto"] | Annotated[int, Field(ge=0, le=20)] = "auto"
+    # A time budget for the whole command: fewer epochs when the measured speed says train.epochs
+    # (and the folds) would not fit (training/budget.py). None: no limit.
+    max_minutes: PositiveFloat | None = None
 
 
 class OutputConfig(StrictModel):
@@ -316,6 +329,20 @@ class Config(StrictModel):
                 "config_rule",
                 "{message}",
                 {"loc": ("seed",), "message": f"got {self.seed}, expected an integer < 2**32"},
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _cv_folds_are_folds(self) -> Config:
+        if self.train.cv_folds == 1:
+            raise PydanticCustomError(
+                "config_rule",
+                "{message}",
+                {
+                    "loc": ("train", "cv_folds"),
+                    "message": "got 1: one fold is no cross-validation; allowed: auto, 0 (none) "
+                    "or 2 to 20 folds",
+                },
             )
         return self
 

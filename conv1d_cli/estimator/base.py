@@ -157,9 +157,8 @@ class Conv1dEstimator(BaseEstimator):
 
     def _trainer(self, cfg: Any, data: Any) -> Trainer:
         from conv1d_cli.build.class_weights import run_loss
-        from conv1d_cli.build.objects import build_optimizer
+        from conv1d_cli.build.objects import build_network, build_optimizer
         from conv1d_cli.training.progress import make_reporter
-        from conv1d_cli.training.setup import build_network
 
         rng = np.random.default_rng(cfg.seed)
         model = build_network(cfg, data, rng)

@@ -12,4 +12,6 @@
 - ``inmemory``: the ``Trainer`` without a run directory (the estimator, the learning-rate finder).
 - ``lrfind``: the learning-rate finder: the loop on a throwaway copy, its rate growing.
 - ``lrauto``: ``optimizer.lr: auto``: the finder's rate settled when a run starts.
+- ``epochs_cv``: ``train.cv_folds``: the epochs chosen by k-fold cross-validation (0: the mean).
+- ``budget``: ``train.max_minutes``: the epochs and folds that fit a measured time budget.
 """

@@ -127,6 +127,8 @@ class Trainer:
         self.state.status = RunStatus.RUNNING
         self._write_summary()
         with stop_on_signals(self):
+            if epochs == 0 and self.state.best_value is None:
+                self._keep_untrained()
             while self.state.epoch < epochs:
                 self._end_epoch(self._train_epoch())
                 if self._early_stop_due():
@@ -203,6 +205,20 @@ class Trainer:
             "epoch_seconds": state.seconds,
             "samples_per_s": state.seen / max(state.seconds, 1e-9),
         }
+
+    def _keep_untrained(self) -> None:
+        """``train.epochs: 0``: the network as built is the run's best and last checkpoint
+        (a regression network then predicts the training mean); its scores in their meta."""
+        row: dict[str, float] = {"epoch": 0}
+        for split, x, y in (("train", self.data.x_train, self.data.y_train),
+                            ("val", self._x_val, self.data.y_val)):  # fmt: skip
+            result = evaluate(self.model, self.loss_fn, x, y, self.cfg.train.eval_batch_size,
+                              self.task, self.data.target_scaling)  # fmt: skip
+            row |= {f"{split}_loss": result.loss}
+            row |= {f"{split}_{name}": value for name, value in result.scores.items()}
+        self.state.best_value, self.state.best_epoch = row[self.cfg.output.monitor], 0
+        self._save("best", row)
+        self._save("last", row)
 
     def _end_epoch(self, row: dict[str, float]) -> None:
         state = self.state
@@ -349,7 +365,7 @@ class Trainer:
             "epochs_completed": state.epoch,
             "epochs": self.cfg.train.epochs,
             "best": {
-                "epoch": state.best_epoch or None,
+                "epoch": state.best_epoch if state.best_value is not None else None,
                 "metric": self.cfg.output.monitor,
                 "value": state.best_value,
             },

@@ -8,12 +8,12 @@ summary.json's ``lr_auto`` and one train.log line say where it came from; ``--re
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from conv1d_cli.config import Config
 from conv1d_cli.training.lrfind import LRSweep, find_lr
+from conv1d_cli.training.state import record_in_run
 
 
 def is_auto(cfg: Config) -> bool:
@@ -49,27 +49,13 @@ def record_lr_auto(trainer: Any, sweep: LRSweep | None) -> None:
     if sweep is None:
         return
     lr = float(trainer.cfg.optimizer.lr)
-    trainer.summary_extra["lr_auto"] = {
+    record = {
         "suggested_lr": lr,
         "batches": sweep.batches,
         "sweep": [float(sweep.lrs[0]), float(sweep.lrs[-1])],
         "diverged": sweep.diverged,
     }
-    log_path = getattr(trainer.metrics, "log_path", None)  # None: a run kept in memory
-    if log_path is not None:
-        with log_path.open("a") as handle:
-            handle.write(lr_auto_line(lr, sweep) + "\n")
-
-
-def keep_lr_auto(trainer: Any) -> None:
-    """On resume: carry summary.json's ``lr_auto`` record into the summaries still to come."""
-    try:
-        summary = json.loads((trainer.run_dir / "summary.json").read_text())
-    except (OSError, ValueError):
-        return
-    record = summary.get("lr_auto") if isinstance(summary, dict) else None
-    if isinstance(record, dict):
-        trainer.summary_extra["lr_auto"] = record
+    record_in_run(trainer, "lr_auto", record, lr_auto_line(lr, sweep))
 
 
 def resume_lr(given: Config, stored: Config) -> Config:

@@ -25,10 +25,9 @@ from typing import Any
 import numpy as np
 
 from conv1d_cli.build.class_weights import run_loss
-from conv1d_cli.build.objects import build_model, build_optimizer
+from conv1d_cli.build.objects import build_network, build_optimizer
 from conv1d_cli.config import Config
 from conv1d_cli.errors import ConfigError
-from conv1d_cli.task import TASKS
 from conv1d_cli.training.inmemory import InMemoryTrainer
 from conv1d_cli.training.report import pyplot, save_figure
 from conv1d_cli.training.schedules import ExponentialLR
@@ -172,8 +171,7 @@ def find_lr(
     )
     no_val = dataclasses.replace(data, x_val=data.x_val[:0], y_val=data.y_val[:0])
     rng = np.random.default_rng(cfg.seed)  # what the run draws, from a generator of its own
-    words = TASKS[data.task].describe_targets(data.n_outputs, data.target_names)
-    model = build_model(cfg.model, data.sample_shape, data.n_outputs, rng, cfg.train.dtype, words)
+    model = build_network(cfg, data, rng)
     recorder = _Recorder(run_loss(cfg, data), schedule)  # class weights too
     optimizer = build_optimizer(sweep_cfg.optimizer)
     trainer = _SweepTrainer(sweep_cfg, model, recorder, optimizer, no_val, rng, Path("(lr-find)"))

@@ -5,17 +5,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from conv1d_cli.build.checkpoint_check import check_checkpoint
 from conv1d_cli.build.class_weights import run_loss
 from conv1d_cli.build.memory import preflight_config
-from conv1d_cli.build.objects import OPTIMIZERS, build_model, build_optimizer
+from conv1d_cli.build.objects import OPTIMIZERS, build_network, build_optimizer
 from conv1d_cli.config import (
     Config,
     config_diff,
@@ -30,10 +30,12 @@ from conv1d_cli.rundir.checkpoints import load_checkpoint, load_weights, resolve
 from conv1d_cli.rundir.layout import check_runs_dir_writable, create_run_dir, run_dir_of
 from conv1d_cli.rundir.lock import RunLock, acquire_run_lock
 from conv1d_cli.task import TASKS
+from conv1d_cli.training.budget import process_seconds, record_budget, settle_budget
+from conv1d_cli.training.epochs_cv import folds_for, record_epochs_cv, resume_epochs, settle_epochs
 from conv1d_cli.training.loop import Trainer
-from conv1d_cli.training.lrauto import keep_lr_auto, record_lr_auto, resume_lr, settle_lr
+from conv1d_cli.training.lrauto import record_lr_auto, resume_lr, settle_lr
 from conv1d_cli.training.progress import Reporter
-from conv1d_cli.training.state import LoopState, RunResult
+from conv1d_cli.training.state import LoopState, RunResult, keep_summary_records
 
 # What may differ between a run's config and the one given to --resume.
 RESUMABLE_CHANGES = ("train.epochs", "name", "output.runs_dir")
@@ -68,6 +70,7 @@ def setup_training(
     reporter: Reporter | None = None,
 ) -> TrainingSetup | FinishedRun:
     """Validate everything (config, data, model shapes, runs folder), then create the run dir."""
+    started = time.perf_counter() - process_seconds()  # train.max_minutes counts from here
     if resume is not None:
         return _setup_resume(config_path, overrides, resume, reporter)
     if config_path is None:
@@ -78,7 +81,10 @@ def setup_training(
     _check_monitor(cfg, data)
     preflight_training(cfg, data)
     check_runs_dir_writable(Path(cfg.output.runs_dir))
-    cfg, lr_sweep = settle_lr(cfg, data, reporter.message if reporter else None)
+    note = reporter.message if reporter else None
+    cfg, lr_sweep = settle_lr(cfg, data, note)
+    cfg, folds, budget = settle_budget(cfg, data, folds_for(cfg, data), started, note)
+    cfg, cv = settle_epochs(cfg, data, note, folds)
     rng = np.random.default_rng(cfg.seed)
     model = build_network(cfg, data, rng)
     run_dir = create_run_dir(Path(cfg.output.runs_dir), cfg.name or "run")
@@ -96,6 +102,8 @@ def setup_training(
             reporter,
         )
         record_lr_auto(trainer, lr_sweep)
+        record_budget(trainer, budget)
+        record_epochs_cv(trainer, cv)
     except BaseException:
         lock.release()
         raise
@@ -136,12 +144,6 @@ def settle_task(cfg: Config, task_name: str, has_validation: bool) -> Config:
             "output": cfg.output.model_copy(update={"monitor": monitor}),
         }
     )
-
-
-def build_network(cfg: Config, data: Dataset, rng: np.random.Generator) -> Any:
-    """The config's network for ``data``: its sample shape in, one output per class/target."""
-    words = TASKS[data.task].describe_targets(data.n_outputs, data.target_names)
-    return build_model(cfg.model, data.sample_shape, data.n_outputs, rng, cfg.train.dtype, words)
 
 
 def preflight_training(cfg: Config, data: Dataset) -> None:
@@ -213,6 +215,7 @@ def _resume_locked(
     stored_task = checkpoint.meta["data"].get("task", "classification")
     stored = settle_task(stored, stored_task, stored.data.val_split > 0)
     given = resume_lr(settle_task(given, stored_task, given.data.val_split > 0), stored)
+    given = resume_epochs(given, stored)
     differing = [key for key in config_diff(stored, given) if key not in RESUMABLE_CHANGES]
     if differing:
         raise ConfigError(
@@ -252,7 +255,7 @@ def _resume_locked(
     atomic_write_text(run_dir / "config.yaml", config_to_yaml(cfg))
     loss = run_loss(cfg, data, stored_data.get("class_weight"))  # the weights it trained with
     trainer = Trainer(cfg, model, loss, optimizer, data, rng, run_dir, reporter, state)
-    keep_lr_auto(trainer)
+    keep_summary_records(trainer, ("lr_auto", "epochs_cv", "time_budget"))
     trainer.reporter.message(
         f"resuming {run_dir} from epoch {state.epoch}"
         + (f", batch {state.batch}" if state.batch else "")

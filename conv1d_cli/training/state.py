@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,3 +54,28 @@ class RunResult:
     run_dir: Path
     status: str
     summary: dict[str, Any]
+
+
+def record_in_run(trainer: Any, key: str, record: dict[str, Any] | None, line: str) -> None:
+    """Keep ``record`` in the run's summary.json under ``key`` and ``line`` in its train.log
+    (where a setting decided at start came from: lr auto, the epochs, the budget)."""
+    if record is None:
+        return
+    trainer.summary_extra[key] = record
+    log_path = getattr(trainer.metrics, "log_path", None)  # None: a run kept in memory
+    if log_path is not None:
+        with log_path.open("a") as handle:
+            handle.write(line + "\n")
+
+
+def keep_summary_records(trainer: Any, keys: tuple[str, ...]) -> None:
+    """On resume: carry summary.json's records (``lr_auto``, ``epochs_cv``, ...) into the
+    summaries still to come."""
+    try:
+        summary = json.loads((trainer.run_dir / "summary.json").read_text())
+    except (OSError, ValueError):
+        return
+    for key in keys:
+        record = summary.get(key) if isinstance(summary, dict) else None
+        if isinstance(record, dict):
+            trainer.summary_extra[key] = record
