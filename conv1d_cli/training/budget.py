@@ -59,13 +59,9 @@ def measure_speed(cfg: Config, data: Any) -> Speed:
     probe = dataclasses.replace(
         data, x_train=x, y_train=data.y_train[:n], x_val=x[:0], y_val=data.y_train[:0]
     )
-    probe_cfg = cfg.model_copy(
-        update={
-            "train": cfg.train.model_copy(
-                update={"epochs": 2, "early_stopping": None, "cv_folds": 0, "max_minutes": None}
-            ),
-            "output": cfg.output.model_copy(update={"plots": False, "monitor": "train_loss"}),
-        }
+    probe_cfg = _with_train(cfg, epochs=2, early_stopping=None, cv_folds=0, max_minutes=None)
+    probe_cfg = probe_cfg.model_copy(
+        update={"output": cfg.output.model_copy(update={"plots": False, "monitor": "train_loss"})}
     )
     rng = np.random.default_rng(cfg.seed)
     model = build_network(probe_cfg, probe, rng)
@@ -85,6 +81,10 @@ def measure_speed(cfg: Config, data: Any) -> Speed:
     )  # fmt: skip
     sample = (time.perf_counter() - started) / max(n, 1)
     return Speed(batch, sample, max(0.0, wall - sum(batches)))
+
+
+def _with_train(cfg: Config, **changes: Any) -> Config:
+    return cfg.model_copy(update={"train": cfg.train.model_copy(update=changes)})
 
 
 def plan_seconds(cfg: Config, data: Any, speed: Speed, folds: int, epochs: int) -> float:
@@ -125,14 +125,19 @@ def settle_budget(
     budget = cfg.train.max_minutes
     if budget is None or cfg.train.epochs == 0:
         return cfg, folds, None
-    speed = measure_speed(cfg, data)
+    speed, workers = measure_speed(cfg, data), cfg.train.workers
+    if workers > 1:  # on short series and small batches one process can be the faster
+        alone = measure_speed(_with_train(cfg, workers=1), data)
+        if alone.batch < speed.batch:
+            speed, workers = alone, 1
     seconds = budget * 60 * (1 - RESERVE) - (time.perf_counter() - started)
-    fit_folds, epochs = fit_budget(cfg, data, speed, folds, seconds)
+    fit_folds, epochs = fit_budget(_with_train(cfg, workers=workers), data, speed, folds, seconds)
     train = cfg.train.model_copy(
-        update={"epochs": epochs, "cv_folds": fit_folds, "max_minutes": None}
+        update={"epochs": epochs, "cv_folds": fit_folds, "max_minutes": None, "workers": workers}
     )
     record = {
         "max_minutes": budget,
+        "workers": {"asked": cfg.train.workers, "planned": workers},
         "seconds_per_batch": round(speed.batch, 6),
         "seconds_per_sample_evaluated": round(speed.sample, 8),
         "asked": {"epochs": cfg.train.epochs, "cv_folds": folds},
@@ -149,6 +154,9 @@ def budget_line(record: dict[str, Any]) -> str:
     what = f"{planned['epochs']} of {asked['epochs']} epochs"
     if asked["cv_folds"]:
         what += f", {planned['cv_folds']} of {asked['cv_folds']} cross-validation folds"
+    workers = record["workers"]
+    if workers["planned"] != workers["asked"]:
+        what += f", {workers['planned']} process (faster here than {workers['asked']})"
     return (
         f"time budget {record['max_minutes']:g} min: {what} fit "
         f"({record['seconds_per_batch'] * 1000:.1f} ms per batch measured; about "
