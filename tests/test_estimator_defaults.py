@@ -27,6 +27,9 @@ def test_the_defaults_are_the_fcn_template():
     template = load_config(TEMPLATE).model_dump(mode="json")
     assert default["train"].pop("workers") == 1
     assert template["train"].pop("workers") == 2
+    # The template's time budget for a command; fit(X, y) is not cut short.
+    assert default["train"].pop("max_minutes") is None
+    assert template["train"].pop("max_minutes") == 4
     assert default["output"].pop("plots") is False
     template["output"].pop("plots")
     assert default == template
