@@ -134,7 +134,7 @@ def test_csv_several_columns_give_several_named_outputs(tmp_path):
     assert data.task == "regression" and data.target_names == ("freq", "count")
     assert data.y_train.shape[1] == 2 and data.n_outputs == 2
     assert data.sample_shape == (1, LENGTH + 1)  # "double" is not named: it is a value
-    assert "2 targets (regression)" in data.description
+    assert "2 targets (regression: " in data.description
     # whole-number target columns are targets too, when there are several
     every = np.concatenate([data.y_train, data.y_val, data.y_test])
     every = destandardize(every, data.target_scaling)

@@ -381,7 +381,7 @@ def test_summary_of_a_regression_config_says_its_targets_and_k_outputs(tmp_path)
     )
     result = runner.invoke(app, ["summary", str(config)])
     assert result.exit_code == 0, result.output
-    assert "2 targets (regression)" in result.stdout.splitlines()[0]
+    assert "2 targets (regression: " in result.stdout.splitlines()[0]
     payload = json.loads(runner.invoke(app, ["summary", str(config), "--json"]).stdout)
     assert payload["task"] == "regression" and payload["outputs"] == 2
     assert payload["layers"][-1]["name"] == "Dense" and payload["layers"][-1]["output_shape"] == [2]

@@ -103,5 +103,6 @@ class Regression(Task):
         )
 
     def describe_targets(self, n_outputs: int, names: tuple[str, ...]) -> str:
-        what = "1 target" if n_outputs == 1 else f"{n_outputs} targets"
-        return f"{what} (regression)"
+        if n_outputs == 1:
+            return "1 target (regression)"
+        return f"{n_outputs} targets (regression: {', '.join(names)})"

@@ -123,11 +123,15 @@ class Trainer:
                 self.model = model
 
     def _fit(self) -> RunResult:
-        epochs = self.cfg.train.epochs
+        epochs, monitor = self.cfg.train.epochs, self.cfg.output.monitor
         self.state.status = RunStatus.RUNNING
         self._write_summary()
         with stop_on_signals(self):
-            if epochs == 0 and self.state.best_value is None:
+            # A regression run monitoring validation starts at the training mean (build_network):
+            # that network is its first best, so nothing worse than the mean is ever kept.
+            regression_val = self.task.name == "regression" and monitor.startswith("val_")
+            fresh = self.state.best_value is None and self.state.step == 0
+            if fresh and (epochs == 0 or regression_val):
                 self._keep_untrained()
             while self.state.epoch < epochs:
                 self._end_epoch(self._train_epoch())
@@ -207,8 +211,8 @@ class Trainer:
         }
 
     def _keep_untrained(self) -> None:
-        """``train.epochs: 0``: the network as built is the run's best and last checkpoint
-        (a regression network then predicts the training mean); its scores in their meta."""
+        """The network as built (``train.epochs: 0``, or the training mean of a regression run
+        with validation) saved as best and last at epoch 0, its scores in their meta."""
         row: dict[str, float] = {"epoch": 0}
         for split, x, y in (("train", self.data.x_train, self.data.y_train),
                             ("val", self._x_val, self.data.y_val)):  # fmt: skip
