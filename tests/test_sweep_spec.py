@@ -296,7 +296,9 @@ def test_a_sweep_over_data_path_keeps_the_dataset_the_base_config_names(tmp_path
     """As ``conv1d train base.yaml --set data.path=x.ts`` does: only a stored config's kind
     follows a new path's suffix (eval, resume), not one a person wrote."""
     base = BASE.replace("{dataset: digits, limit: 400,", "{dataset: csv, path: a.csv,")
-    path = write_sweep(tmp_path, "parameters:\n  data.path: {values: [b.ts, c.csv]}\n", base)
+    # a named metric: planning reads no data (without one, task auto would read trial-000's)
+    body = "metric: {name: val_acc}\nparameters:\n  data.path: {values: [b.ts, c.csv]}\n"
+    path = write_sweep(tmp_path, body, base)
     plan = make_plan(path)
     assert [plan.trial_config(t, "t").data.dataset for t in plan.trials] == ["csv", "csv"]
     by_train = load_config(tmp_path / "base.yaml", ["data.path=b.ts"])

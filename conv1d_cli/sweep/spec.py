@@ -70,6 +70,8 @@ class ParameterSpec(StrictModel):
 
 
 class MetricSpec(StrictModel):
+    # Left out of the sweep file: make_plan (conv1d_cli/sweep/plan.py) replaces it with the
+    # base config's task's headline monitor, val_acc or val_rmse (task auto: from the data)
     name: MetricName = "val_acc"
     # None: the metric's own direction (conv1d_cli.task.METRIC_GOALS): maximize accuracy and
     # R^2, minimize loss, RMSE and MAE
@@ -228,7 +230,7 @@ def _rule_problems(raw: dict[str, Any]) -> list[Problem]:
     if method in ("random", "bayes") and "run_cap" not in raw:
         problems.append((("run_cap",), f"missing, {method} search needs run_cap (trials at most)"))
     metric = raw.get("metric")
-    name = metric.get("name", "val_acc") if isinstance(metric, dict) else "val_acc"
+    name = metric.get("name") if isinstance(metric, dict) else None  # the default: val_*
     terminate = raw.get("early_terminate")
     if isinstance(terminate, dict) and isinstance(name, str) and name.startswith("test_"):
         problems.append(
