@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import textwrap
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -269,9 +270,6 @@ def _train(config: Path, *sets: str) -> Path:
 
 
 def test_a_budgeted_run_records_what_fitted(tmp_path, monkeypatch):
-    # In-process, the budget would count this test process's age (process_seconds): as if the
-    # command had just started.
-    monkeypatch.setattr(setup, "process_seconds", lambda: 0.0)
     run = _train(_config(tmp_path, epochs=4), "train.max_minutes=5")
     summary = json.loads((run / "summary.json").read_text())
     saved = yaml.safe_load((run / "config.yaml").read_text())
@@ -292,8 +290,8 @@ def test_a_budgeted_run_records_what_fitted(tmp_path, monkeypatch):
 
 
 def test_a_spent_budget_still_trains_one_epoch_without_folds(tmp_path, monkeypatch):
-    # The process started a day ago (by its clock): nothing fits, one epoch is trained anyway.
-    monkeypatch.setattr(setup, "process_seconds", lambda: 86400.0)
+    # The command started a day ago (by its clock): nothing fits, one epoch is trained anyway.
+    monkeypatch.setattr(budget, "COMMAND_STARTED", time.perf_counter() - 86400.0)
     run = _train(_config(tmp_path, epochs=4), "train.max_minutes=1")
     summary = json.loads((run / "summary.json").read_text())
     saved = yaml.safe_load((run / "config.yaml").read_text())

@@ -219,7 +219,7 @@ def _stub_fold_losses(monkeypatch, per_epoch: np.ndarray) -> list:
     """fold_losses returns ``per_epoch[e] + row / 1000`` for each held-out row; the calls."""
     calls = []
 
-    def fake(cfg, fold):
+    def fake(cfg, fold, deadline=None):
         rows = fold.x_val[:, 0, 0].astype(int)
         calls.append((cfg, rows, len(fold.y_train)))
         return per_epoch[:, None] + rows[None, :] / 1000

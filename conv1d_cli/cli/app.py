@@ -7,6 +7,7 @@ mistake is one line on stderr and exit code 2; tracebacks only with ``--debug``.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -324,4 +325,8 @@ app.command(name="runs")(runs_command)  # conv1d runs [RUNS_DIR] | compare RUN R
 
 
 def main() -> None:
+    """The console script: a time budget (train.max_minutes) counts from the process start."""
+    from conv1d_cli.training import budget
+
+    budget.COMMAND_STARTED = time.perf_counter() - budget.process_seconds()
     app()

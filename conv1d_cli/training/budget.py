@@ -38,6 +38,7 @@ from conv1d_cli.training.state import record_in_run
 PROBE_BATCHES = 4  # batches in the timed epoch
 MIN_CV_EPOCHS = 10  # fewer folds rather than cross-validating fewer epochs than this
 RESERVE = 0.1  # of the budget, kept for what the plan does not time (checkpoints, plots)
+FINISH_SECONDS = 5.0  # the deadlines leave this for the end: summary, checkpoints, curves.png
 
 
 @dataclass
@@ -69,6 +70,7 @@ def measure_speed(cfg: Config, data: Any) -> Speed:
     trainer = InMemoryTrainer(
         probe_cfg, model, loss_fn, build_optimizer(cfg.optimizer), probe, rng, Path("(in memory)")
     )
+    trainer.label = "the time budget's speed probe"
     started = time.perf_counter()
     trainer.fit()
     wall = time.perf_counter() - started
@@ -149,6 +151,22 @@ def settle_budget(
     return cfg.model_copy(update={"train": train}), fit_folds, record
 
 
+def deadlines(
+    cfg: Config, data: Any, record: dict[str, Any] | None, started: float
+) -> tuple[float | None, float | None]:
+    """(for the cross-validation folds, for the run): the time.perf_counter()s by which each
+    must end for the command to end within ``train.max_minutes`` of ``started``: the run's
+    leaves time for the test pass, the folds' also for the run's planned epochs (``cfg``: the
+    settled config). A machine slower than the probe said then ends them early (the loop's
+    ``deadline``) instead of overrunning. (None, None) without a budget."""
+    if record is None:
+        return None, None
+    speed = Speed(record["seconds_per_batch"], record["seconds_per_sample_evaluated"], 0.0)
+    end = started + record["max_minutes"] * 60 - FINISH_SECONDS
+    run = end - len(data.y_test) * speed.sample
+    return end - plan_seconds(cfg, data, speed, 0, cfg.train.epochs), run
+
+
 def budget_line(record: dict[str, Any]) -> str:
     asked, planned = record["asked"], record["planned"]
     what = f"{planned['epochs']} of {asked['epochs']} epochs"
@@ -168,6 +186,16 @@ def record_budget(trainer: Any, record: dict[str, Any] | None) -> None:
     """Say in the run's train.log and summary.json (``time_budget``) what the budget did."""
     if record is not None:
         record_in_run(trainer, "time_budget", record, budget_line(record))
+
+
+# Where ``conv1d`` itself started (set by the console script's main, which counts the
+# interpreter's start and the imports); None in-process (tests, notebooks): from setup's start.
+COMMAND_STARTED: float | None = None
+
+
+def command_started() -> float:
+    """The time.perf_counter() a budget counts from."""
+    return COMMAND_STARTED if COMMAND_STARTED is not None else time.perf_counter()
 
 
 def process_seconds() -> float:

@@ -97,21 +97,31 @@ def fold_indices(data: Any, folds: int, seed: int) -> list[tuple[np.ndarray, np.
 
 
 def cross_validate_epochs(
-    cfg: Config, data: Any, folds: int, note: Callable[[str], None] | None = None
+    cfg: Config,
+    data: Any,
+    folds: int,
+    note: Callable[[str], None] | None = None,
+    deadline: float | None = None,
 ) -> EpochsCV:
     """Train ``cfg`` on each fold's other series for ``train.epochs``; every held-out series'
-    loss after each epoch, and the epoch ``choose_epoch`` picks from them."""
+    loss after each epoch, and the epoch ``choose_epoch`` picks from them. Past ``deadline`` (a
+    time.perf_counter(), train.max_minutes on a machine slower than planned) the folds done so
+    far decide, over the epochs every one of them reached."""
     started = time.perf_counter()
-    epochs = cfg.train.epochs
     fold_cfg = cfg.model_copy(
         update={
             "train": cfg.train.model_copy(update={"early_stopping": None, "cv_folds": 0}),
             "output": cfg.output.model_copy(update={"plots": False, "monitor": "train_loss"}),
         }
     )
-    losses = np.zeros((epochs + 1, len(data.y_train)))
+    done: list[tuple[np.ndarray, np.ndarray]] = []  # (held-out rows, their losses per epoch)
     x, y = data.x_train, data.y_train
     for number, (train_rows, held_rows) in enumerate(fold_indices(data, folds, cfg.seed), 1):
+        per_fold = (time.perf_counter() - started) / max(len(done), 1)
+        if done and deadline is not None and time.perf_counter() + per_fold > deadline:
+            if note is not None:
+                note(f"cross-validation: time budget reached after {len(done)} of {folds} folds")
+            break
         fold = dataclasses.replace(
             data,
             x_train=np.asarray(x[train_rows]),
@@ -119,17 +129,19 @@ def cross_validate_epochs(
             x_val=np.asarray(x[held_rows]).astype(cfg.train.dtype, copy=False),
             y_val=y[held_rows],
         )
-        losses[:, held_rows] = fold_losses(fold_cfg, fold)
+        done.append((held_rows, fold_losses(fold_cfg, fold, deadline)))
         if note is not None:
             note(
                 f"cross-validation: fold {number}/{folds} trained ({len(train_rows)} series, "
-                f"{len(held_rows)} held out, {epochs} epochs)"
+                f"{len(held_rows)} held out, {len(done[-1][1]) - 1} epochs)"
             )
+    reached = min(len(losses) for _, losses in done)  # epochs + 1 unless time ran out
+    losses = np.concatenate([losses[:reached] for _, losses in done], axis=1)
     first = 0 if data.task == "regression" else 1
     chosen, best = choose_epoch(losses, first)
     return EpochsCV(
-        folds, epochs, losses.mean(axis=1), chosen, best, time.perf_counter() - started,
-        cfg.loss.type,
+        len(done), reached - 1, losses.mean(axis=1), chosen, best,
+        time.perf_counter() - started, cfg.loss.type,
     )  # fmt: skip
 
 
@@ -154,6 +166,8 @@ def choose_epoch(losses: np.ndarray, first: int = 0) -> tuple[int, int]:
 class _FoldTrainer(InMemoryTrainer):
     """The loop on one fold; after every epoch each held-out series' own loss is kept."""
 
+    label = "a cross-validation fold"
+
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self.held_out: list[np.ndarray] = [self.series_losses()]  # epoch 0: before training
@@ -173,27 +187,34 @@ class _FoldTrainer(InMemoryTrainer):
                          for i in range(len(y))])  # fmt: skip
 
 
-def fold_losses(cfg: Config, fold: Any) -> np.ndarray:
-    """(epochs + 1, n_held_out) each held-out series' loss after each epoch, [0] before."""
+def fold_losses(cfg: Config, fold: Any, deadline: float | None = None) -> np.ndarray:
+    """(epochs + 1, n_held_out) each held-out series' loss after each epoch, [0] before (fewer
+    epochs when the fold ran into ``deadline``)."""
     rng = np.random.default_rng(cfg.seed)  # the network the run itself starts from
     model = build_network(cfg, fold, rng)
     loss_fn = run_loss(cfg, fold)
     optimizer = build_optimizer(cfg.optimizer)
     trainer = _FoldTrainer(cfg, model, loss_fn, optimizer, fold, rng, Path("(in memory)"))
+    trainer.deadline = deadline
     trainer.fit()
     return np.stack(trainer.held_out)
 
 
 def settle_epochs(
-    cfg: Config, data: Any, note: Callable[[str], None] | None = None, folds: int | None = None
+    cfg: Config,
+    data: Any,
+    note: Callable[[str], None] | None = None,
+    folds: int | None = None,
+    deadline: float | None = None,
 ) -> tuple[Config, EpochsCV | None]:
     """``cfg`` with ``train.epochs`` chosen by cross-validation (``train.cv_folds`` then 0 and
     the schedule's span fixed at the folds'), and what was measured; a config without folds
-    comes back as it is, with None. ``folds``: as decided already (the time budget's)."""
+    comes back as it is, with None. ``folds``: as decided already, and ``deadline`` for the
+    folds: the time budget's."""
     folds = folds_for(cfg, data) if folds is None else folds
     if not folds:
         return cfg, None
-    cv = cross_validate_epochs(cfg, data, folds, note)
+    cv = cross_validate_epochs(cfg, data, folds, note, deadline)
     schedule = cfg.schedule
     if "epochs" in type(schedule).model_fields and schedule.epochs is None:
         schedule = schedule.model_copy(update={"epochs": cfg.train.epochs})

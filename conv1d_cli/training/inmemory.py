@@ -37,6 +37,7 @@ class InMemoryTrainer(Trainer):
 
     metrics_log_type = MemoryLog
     best_state: dict[str, np.ndarray] | None = None
+    label = "fit"  # what trained, for a divergence: "a cross-validation fold", ...
 
     def _save(self, kind: str, row: dict[str, float]) -> None:
         if kind == "best":
@@ -51,6 +52,14 @@ class InMemoryTrainer(Trainer):
     def _test_metrics(self) -> None:
         if self.best_state is not None:  # end on the best weights, like conv1d eval
             self.model.load_state_dict(self.best_state)
+
+    def _diverged(self, epoch: int, loss: float) -> None:
+        from conv1d_cli.errors import TrainingDiverged
+
+        raise TrainingDiverged(
+            f"training diverged ({self.label}): the loss became {loss} at epoch {epoch}, batch "
+            f"{self.state.batch + 1}. Lower optimizer.lr or set optimizer.clip_grad_norm"
+        )
 
     def _interrupt(self) -> None:
         raise KeyboardInterrupt  # nothing to resume: there is no run directory

@@ -30,7 +30,7 @@ from conv1d_cli.rundir.status import RunStatus
 from conv1d_cli.task import TASKS, add_tallies, higher_is_better
 from conv1d_cli.training.diagnostics import warn_if_stuck
 from conv1d_cli.training.progress import Reporter, SilentReporter, format_epoch_line
-from conv1d_cli.training.report import curves_title, evaluate, plot_curves
+from conv1d_cli.training.report import curves_title, evaluate, plot_curves, untrained_row
 from conv1d_cli.training.state import LoopState, RunResult
 from conv1d_cli.training.stopsignals import stop_on_signals
 
@@ -40,6 +40,7 @@ class Trainer:
 
     metrics_log_type: Any = MetricsLog  # the estimator's in-memory trainer swaps the files out
     test_result: dict[str, float] | None = None  # set at the end; curves.png's title shows it
+    deadline: float | None = None  # a time.perf_counter() the loop ends by (train.max_minutes)
 
     def __init__(
         self,
@@ -55,11 +56,8 @@ class Trainer:
         resume_command: str = "",
     ) -> None:
         self.cfg = cfg
-        self.model = model
-        self.loss_fn = loss_fn
-        self.optimizer = optimizer
-        self.data = data
-        self.rng = rng
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.data, self.rng = data, rng
         self.run_dir = Path(run_dir)
         self.reporter = reporter or SilentReporter()
         self.state = state or LoopState()
@@ -134,13 +132,9 @@ class Trainer:
             if fresh and (epochs == 0 or regression_val):
                 self._keep_untrained()
             while self.state.epoch < epochs:
+                started = time.perf_counter()
                 self._end_epoch(self._train_epoch())
-                if self._early_stop_due():
-                    self.state.status = RunStatus.EARLY_STOPPED
-                    self.reporter.message(
-                        f"early stopping: {self.cfg.output.monitor} did not improve for "
-                        f"{self.state.bad_epochs} epochs"
-                    )
+                if self._early_stop_due() or self._out_of_time(time.perf_counter() - started):
                     break
                 if self.stop_signal is not None and self.state.epoch < epochs:
                     self._interrupt()
@@ -213,13 +207,7 @@ class Trainer:
     def _keep_untrained(self) -> None:
         """The network as built (``train.epochs: 0``, or the training mean of a regression run
         with validation) saved as best and last at epoch 0, its scores in their meta."""
-        row: dict[str, float] = {"epoch": 0}
-        for split, x, y in (("train", self.data.x_train, self.data.y_train),
-                            ("val", self._x_val, self.data.y_val)):  # fmt: skip
-            result = evaluate(self.model, self.loss_fn, x, y, self.cfg.train.eval_batch_size,
-                              self.task, self.data.target_scaling)  # fmt: skip
-            row |= {f"{split}_loss": result.loss}
-            row |= {f"{split}_{name}": value for name, value in result.scores.items()}
+        row = untrained_row(self.model, self.loss_fn, self.data, self.cfg.train.eval_batch_size)
         self.state.best_value, self.state.best_epoch = row[self.cfg.output.monitor], 0
         self._save("best", row)
         self._save("last", row)
@@ -256,8 +244,22 @@ class Trainer:
         return value < best - min_delta
 
     def _early_stop_due(self) -> bool:
-        es = self.cfg.train.early_stopping
-        return es is not None and self.state.bad_epochs >= es.patience
+        es, bad = self.cfg.train.early_stopping, self.state.bad_epochs
+        if es is None or bad < es.patience:
+            return False
+        self.state.status, monitor = RunStatus.EARLY_STOPPED, self.cfg.output.monitor
+        self.reporter.message(f"early stopping: {monitor} did not improve for {bad} epochs")
+        return True
+
+    def _out_of_time(self, epoch_seconds: float) -> bool:
+        """Past ``deadline`` (train.max_minutes on a machine slower than planned) with another
+        epoch of ``epoch_seconds``: the run ends here, completed."""
+        epoch, epochs, deadline = self.state.epoch, self.cfg.train.epochs, self.deadline
+        if deadline is None or epoch >= epochs or time.perf_counter() + epoch_seconds <= deadline:
+            return False
+        self.summary_extra["stopped_by_time_budget"] = {"epoch": epoch, "of": epochs}
+        self.reporter.message(f"time budget (train.max_minutes): stopped after epoch {epoch}")
+        return True
 
     # ----------------------------------------------------------------- faults and endings
     def request_stop(self, signal_number: int) -> None:

@@ -81,6 +81,19 @@ def evaluate(
     return Evaluation(loss_sum / weight_sum, n, scores, outputs)
 
 
+def untrained_row(model: Any, loss_fn: Any, data: Any, batch_size: int) -> dict[str, float]:
+    """Epoch 0's row of a network before training: loss and the task's metrics on the
+    training and validation splits of ``data`` (a Dataset)."""
+    task = TASKS[data.task]
+    row: dict[str, float] = {"epoch": 0}
+    for split in ("train", "val"):
+        x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+        result = evaluate(model, loss_fn, x, y, batch_size, task, data.target_scaling)
+        row |= {f"{split}_loss": result.loss}
+        row |= {f"{split}_{name}": value for name, value in result.scores.items()}
+    return row
+
+
 def per_class_report(
     y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str]
 ) -> dict[str, Any]:

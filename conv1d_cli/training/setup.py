@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,12 @@ from conv1d_cli.rundir.checkpoints import load_checkpoint, load_weights, resolve
 from conv1d_cli.rundir.layout import check_runs_dir_writable, create_run_dir, run_dir_of
 from conv1d_cli.rundir.lock import RunLock, acquire_run_lock
 from conv1d_cli.task import TASKS
-from conv1d_cli.training.budget import process_seconds, record_budget, settle_budget
+from conv1d_cli.training.budget import (
+    command_started,
+    deadlines,
+    record_budget,
+    settle_budget,
+)
 from conv1d_cli.training.epochs_cv import folds_for, record_epochs_cv, resume_epochs, settle_epochs
 from conv1d_cli.training.loop import Trainer
 from conv1d_cli.training.lrauto import record_lr_auto, resume_lr, settle_lr
@@ -70,7 +74,7 @@ def setup_training(
     reporter: Reporter | None = None,
 ) -> TrainingSetup | FinishedRun:
     """Validate everything (config, data, model shapes, runs folder), then create the run dir."""
-    started = time.perf_counter() - process_seconds()  # train.max_minutes counts from here
+    started = command_started()  # train.max_minutes counts from here
     if resume is not None:
         return _setup_resume(config_path, overrides, resume, reporter)
     if config_path is None:
@@ -84,7 +88,8 @@ def setup_training(
     note = reporter.message if reporter else None
     cfg, lr_sweep = settle_lr(cfg, data, note)
     cfg, folds, budget = settle_budget(cfg, data, folds_for(cfg, data), started, note)
-    cfg, cv = settle_epochs(cfg, data, note, folds)
+    cv_deadline, run_deadline = deadlines(cfg, data, budget, started)
+    cfg, cv = settle_epochs(cfg, data, note, folds, cv_deadline)
     rng = np.random.default_rng(cfg.seed)
     model = build_network(cfg, data, rng)
     run_dir = create_run_dir(Path(cfg.output.runs_dir), cfg.name or "run")
@@ -103,6 +108,7 @@ def setup_training(
         )
         record_lr_auto(trainer, lr_sweep)
         record_budget(trainer, budget)
+        trainer.deadline = run_deadline
         record_epochs_cv(trainer, cv)
     except BaseException:
         lock.release()
