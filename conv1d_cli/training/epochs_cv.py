@@ -85,14 +85,22 @@ def folds_for(cfg: Config, data: Any) -> int:
 
 
 def fold_indices(data: Any, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(train rows, held-out rows) per fold: shuffled with the seed; stratified by class for
-    classification when every class has a series in every fold."""
+    """(train rows, held-out rows) per fold.
+
+    Regression: contiguous blocks in the file's order (scikit-learn's KFold default). Archive
+    files list series in time order when they have one (CardanoSentiment: days), and the
+    official test split is later; shuffled folds let each held-out day's neighbours train,
+    which on CardanoSentiment chose 26 epochs for fcn.yaml (held-out mse 0.90 against the
+    mean's 1.03) and a test RMSE of 0.42 against the mean's 0.30; contiguous folds chose the
+    mean. Classification: shuffled with the seed (archive files are often sorted by class),
+    stratified when every class has a series in every fold."""
     n = len(data.y_train)
-    if data.task != "regression":
-        counts = np.bincount(data.y_train)
-        if counts[counts > 0].min() >= folds:
-            splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
-            return list(splitter.split(np.zeros(n), data.y_train))
+    if data.task == "regression":
+        return list(KFold(folds).split(np.zeros(n)))
+    counts = np.bincount(data.y_train)
+    if counts[counts > 0].min() >= folds:
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(n), data.y_train))
     return list(KFold(folds, shuffle=True, random_state=seed).split(np.zeros(n)))
 
 
