@@ -27,11 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from conv1d_cli.build.class_weights import run_loss
-from conv1d_cli.build.objects import build_network, build_optimizer
 from conv1d_cli.config import Config
 from conv1d_cli.task import TASKS
-from conv1d_cli.training.inmemory import InMemoryTrainer
+from conv1d_cli.training.inmemory import throwaway_config, throwaway_trainer
 from conv1d_cli.training.report import evaluate
 from conv1d_cli.training.state import record_in_run
 
@@ -60,16 +58,7 @@ def measure_speed(cfg: Config, data: Any) -> Speed:
     probe = dataclasses.replace(
         data, x_train=x, y_train=data.y_train[:n], x_val=x[:0], y_val=data.y_train[:0]
     )
-    probe_cfg = _with_train(cfg, epochs=2, early_stopping=None, cv_folds=0, max_minutes=None)
-    probe_cfg = probe_cfg.model_copy(
-        update={"output": cfg.output.model_copy(update={"plots": False, "monitor": "train_loss"})}
-    )
-    rng = np.random.default_rng(cfg.seed)
-    model = build_network(probe_cfg, probe, rng)
-    loss_fn = run_loss(probe_cfg, probe)
-    trainer = InMemoryTrainer(
-        probe_cfg, model, loss_fn, build_optimizer(cfg.optimizer), probe, rng, Path("(in memory)")
-    )
+    trainer = throwaway_trainer(throwaway_config(cfg, epochs=2), probe)
     trainer.label = "the time budget's speed probe"
     started = time.perf_counter()
     trainer.fit()
@@ -78,7 +67,7 @@ def measure_speed(cfg: Config, data: Any) -> Speed:
     batch = batches[-1] / trainer.steps_per_epoch  # the second epoch: warmed up
     started = time.perf_counter()
     evaluate(
-        model, loss_fn, x.astype(cfg.train.dtype, copy=False), probe.y_train,
+        trainer.model, trainer.loss_fn, x.astype(cfg.train.dtype, copy=False), probe.y_train,
         cfg.train.eval_batch_size, TASKS[data.task], data.target_scaling,
     )  # fmt: skip
     sample = (time.perf_counter() - started) / max(n, 1)

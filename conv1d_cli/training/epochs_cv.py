@@ -21,17 +21,14 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from conv1d_cli.build.class_weights import run_loss
-from conv1d_cli.build.objects import build_network, build_optimizer
 from conv1d_cli.config import Config
 from conv1d_cli.errors import ConfigError
-from conv1d_cli.training.inmemory import InMemoryTrainer
+from conv1d_cli.training.inmemory import InMemoryTrainer, throwaway_config, throwaway_trainer
 from conv1d_cli.training.report import evaluate
 from conv1d_cli.training.state import record_in_run
 
@@ -116,12 +113,7 @@ def cross_validate_epochs(
     time.perf_counter(), train.max_minutes on a machine slower than planned) the folds done so
     far decide, over the epochs every one of them reached."""
     started = time.perf_counter()
-    fold_cfg = cfg.model_copy(
-        update={
-            "train": cfg.train.model_copy(update={"early_stopping": None, "cv_folds": 0}),
-            "output": cfg.output.model_copy(update={"plots": False, "monitor": "train_loss"}),
-        }
-    )
+    fold_cfg = throwaway_config(cfg)
     done: list[tuple[np.ndarray, np.ndarray]] = []  # (held-out rows, their losses per epoch)
     x, y = data.x_train, data.y_train
     for number, (train_rows, held_rows) in enumerate(fold_indices(data, folds, cfg.seed), 1):
@@ -198,11 +190,7 @@ class _FoldTrainer(InMemoryTrainer):
 def fold_losses(cfg: Config, fold: Any, deadline: float | None = None) -> np.ndarray:
     """(epochs + 1, n_held_out) each held-out series' loss after each epoch, [0] before (fewer
     epochs when the fold ran into ``deadline``)."""
-    rng = np.random.default_rng(cfg.seed)  # the network the run itself starts from
-    model = build_network(cfg, fold, rng)
-    loss_fn = run_loss(cfg, fold)
-    optimizer = build_optimizer(cfg.optimizer)
-    trainer = _FoldTrainer(cfg, model, loss_fn, optimizer, fold, rng, Path("(in memory)"))
+    trainer = throwaway_trainer(cfg, fold, _FoldTrainer)
     trainer.deadline = deadline
     trainer.fit()
     return np.stack(trainer.held_out)

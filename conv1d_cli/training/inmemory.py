@@ -1,7 +1,7 @@
 """The Trainer's loop without a run directory: epoch rows and the best weights kept in memory.
 
-The scikit-learn estimator trains with it, and the learning-rate finder sweeps with it (a
-throwaway copy of a run: nothing is written).
+The scikit-learn estimator trains with it; the learning-rate finder, the time budget's speed
+probe and cross-validation's folds train throwaway copies of a run with it (nothing written).
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from conv1d_cli.build.class_weights import run_loss
+from conv1d_cli.build.objects import build_network, build_optimizer
+from conv1d_cli.config import Config
 from conv1d_cli.training.loop import Trainer
 
 
@@ -63,3 +66,22 @@ class InMemoryTrainer(Trainer):
 
     def _interrupt(self) -> None:
         raise KeyboardInterrupt  # nothing to resume: there is no run directory
+
+
+def throwaway_config(cfg: Config, **train: Any) -> Config:
+    """A run's config for a copy whose results are not the run (a fold, a probe): no early
+    stopping, folds, time budget or plots, monitoring train_loss; ``train``: more train keys."""
+    changes = {"early_stopping": None, "cv_folds": 0, "max_minutes": None, **train}
+    output = cfg.output.model_copy(update={"plots": False, "monitor": "train_loss"})
+    return cfg.model_copy(update={"train": cfg.train.model_copy(update=changes), "output": output})
+
+
+def throwaway_trainer(
+    cfg: Config, data: Any, trainer_type: type[InMemoryTrainer] = InMemoryTrainer
+) -> InMemoryTrainer:
+    """``trainer_type`` for ``cfg`` on ``data`` (a Dataset), starting from the network and the
+    generator the run itself would (``build_network`` from ``default_rng(cfg.seed)``)."""
+    rng = np.random.default_rng(cfg.seed)
+    model = build_network(cfg, data, rng)
+    optimizer = build_optimizer(cfg.optimizer)
+    return trainer_type(cfg, model, run_loss(cfg, data), optimizer, data, rng, Path("(in memory)"))
