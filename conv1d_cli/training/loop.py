@@ -81,7 +81,7 @@ class Trainer:
 
     # ------------------------------------------------------------------------- the loop
     def fit(self) -> RunResult:
-        """Train until ``train.epochs``, early stopping, divergence or a stop signal.
+        """Train until ``train.epochs``, early stopping, the deadline, divergence or a stop signal.
 
         Every ending leaves a true status in summary.json (see runstatus.py); an unexpected
         error leaves ``failed`` and its one-line message, then propagates.
