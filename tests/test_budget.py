@@ -302,6 +302,22 @@ def test_a_spent_budget_still_trains_one_epoch_without_folds(tmp_path, monkeypat
     assert summary["epochs_completed"] == 1
 
 
+def test_a_run_past_its_deadline_ends_inside_the_epoch(tmp_path):
+    """A machine slower than planned: the loop's deadline ends the epoch after the batch that
+    crossed it, and the run after that epoch (completed, stopped_by_time_budget recorded)."""
+    from conv1d_cli.rundir.checkpoints import load_checkpoint
+
+    prepared = setup.setup_training(_config(tmp_path, epochs=3), ["train.cv_folds=0"])
+    prepared.trainer.deadline = time.perf_counter() - 1.0  # already past
+    result = setup.run_training(prepared)
+    summary = result.summary
+    assert summary["status"] == "completed" and summary["epochs_completed"] == 1
+    assert summary["stopped_by_time_budget"] == {"epoch": 1, "of": 3}
+    last = load_checkpoint(result.run_dir / "checkpoints" / "last.safetensors")
+    assert last.meta["state"]["step"] == 1  # one batch of the epoch's several
+    assert len(prepared.data.y_train) > prepared.cfg.train.batch_size
+
+
 # --------------------------------------------------------------------------- process_seconds
 def test_process_seconds_is_this_process_age():
     age = process_seconds()

@@ -183,6 +183,8 @@ class Trainer:
             )
             if self.stop_signal is not None and state.batch < self.steps_per_epoch:
                 self._interrupt()
+            if self.deadline is not None and time.perf_counter() > self.deadline:
+                break  # train.max_minutes: the epoch ends here, and _out_of_time the run
         val = evaluate(
             self.model,
             self.loss_fn,
