@@ -100,10 +100,7 @@ class Conv1dEstimator(BaseEstimator):
         cfg = self._resolve_config(samples.shape[1:], n_outputs)
         from conv1d_cli.data.dataset import RawData
         from conv1d_cli.data.prepare import prepare
-        from conv1d_cli.training.budget import record_budget, settle_budget
-        from conv1d_cli.training.epochs_cv import folds_for, record_epochs_cv, settle_epochs
-        from conv1d_cli.training.lrauto import record_lr_auto, settle_lr
-        from conv1d_cli.training.setup import settle_task
+        from conv1d_cli.training.setup import settle_start, settle_task
 
         raw = RawData(
             samples, targets, samples[:0], targets[:0],  # an empty test split: train on all
@@ -111,15 +108,11 @@ class Conv1dEstimator(BaseEstimator):
         )  # fmt: skip
         data = prepare(raw, cfg.data, cfg.seed, task=self.task)
         cfg = settle_task(cfg, data.task, len(data.y_val) > 0)
-        cfg, lr_sweep = settle_lr(cfg, data)  # optimizer.lr: auto -> the finder's number
-        # As conv1d train: train.max_minutes, then train.cv_folds (auto: a regressor without a
-        # validation split chooses its epochs by 5-fold cross-validation).
-        cfg, folds, budget = settle_budget(cfg, data, folds_for(cfg, data), time.perf_counter())
-        cfg, cv = settle_epochs(cfg, data, folds=folds)
+        # As conv1d train: lr auto, train.max_minutes, then train.cv_folds (auto: a regressor
+        # without a validation split chooses its epochs by 5-fold cross-validation).
+        cfg, settled = settle_start(cfg, data, time.perf_counter())
         trainer = self._trainer(cfg, data)
-        record_lr_auto(trainer, lr_sweep)
-        record_budget(trainer, budget)
-        record_epochs_cv(trainer, cv)
+        settled.apply(trainer)
         trainer.fit()
         if not isinstance(trainer, InMemoryTrainer):
             _load_best(trainer)

@@ -174,15 +174,17 @@ class _FoldTrainer(InMemoryTrainer):
 
     def _end_epoch(self, row: dict[str, float]) -> None:
         super()._end_epoch(row)
-        self.held_out.append(self.series_losses())
+        self.held_out.append(self.series_losses(self.last_val.outputs))  # the epoch's own pass
 
-    def series_losses(self) -> np.ndarray:
-        """(n_held_out,) the loss of each held-out series, in eval mode."""
+    def series_losses(self, outputs: np.ndarray | None = None) -> np.ndarray:
+        """(n_held_out,) the loss of each held-out series from the network's ``outputs`` on
+        them (None: evaluated now, in eval mode)."""
         y = self.data.y_val
-        outputs = evaluate(
-            self.model, self.loss_fn, self._x_val, y, self.cfg.train.eval_batch_size, self.task,
-            self.data.target_scaling,
-        ).outputs  # fmt: skip
+        if outputs is None:
+            outputs = evaluate(
+                self.model, self.loss_fn, self._x_val, y, self.cfg.train.eval_batch_size,
+                self.task, self.data.target_scaling,
+            ).outputs  # fmt: skip
         return np.array([float(self.loss_fn.forward(outputs[i : i + 1], y[i : i + 1]))
                          for i in range(len(y))])  # fmt: skip
 

@@ -185,7 +185,7 @@ class Trainer:
                 self._interrupt()
             if self.deadline is not None and time.perf_counter() > self.deadline:
                 break  # train.max_minutes: the epoch ends here, and _out_of_time the run
-        val = evaluate(
+        self.last_val = val = evaluate(  # the outputs too (cross-validation's folds read them)
             self.model,
             self.loss_fn,
             self._x_val,

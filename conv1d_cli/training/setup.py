@@ -5,9 +5,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -85,11 +86,7 @@ def setup_training(
     _check_monitor(cfg, data)
     preflight_training(cfg, data)
     check_runs_dir_writable(Path(cfg.output.runs_dir))
-    note = reporter.message if reporter else None
-    cfg, lr_sweep = settle_lr(cfg, data, note)
-    cfg, folds, budget = settle_budget(cfg, data, folds_for(cfg, data), started, note)
-    cv_deadline, run_deadline = deadlines(cfg, data, budget, started)
-    cfg, cv = settle_epochs(cfg, data, note, folds, cv_deadline)
+    cfg, settled = settle_start(cfg, data, started, reporter.message if reporter else None)
     rng = np.random.default_rng(cfg.seed)
     model = build_network(cfg, data, rng)
     run_dir = create_run_dir(Path(cfg.output.runs_dir), cfg.name or "run")
@@ -106,14 +103,40 @@ def setup_training(
             run_dir,
             reporter,
         )
-        record_lr_auto(trainer, lr_sweep)
-        record_budget(trainer, budget)
-        trainer.deadline = run_deadline
-        record_epochs_cv(trainer, cv)
+        settled.apply(trainer)
     except BaseException:
         lock.release()
         raise
     return TrainingSetup(cfg, data, trainer, lock=lock)
+
+
+@dataclass
+class SettledStart:
+    """What ``settle_start`` decided, for the run's summary.json, train.log and loop."""
+
+    lr_sweep: Any = None
+    budget: dict[str, Any] | None = None
+    cv: Any = None
+    deadline: float | None = None  # the run's (train.max_minutes)
+
+    def apply(self, trainer: Trainer) -> None:
+        record_lr_auto(trainer, self.lr_sweep)
+        record_budget(trainer, self.budget)
+        record_epochs_cv(trainer, self.cv)
+        trainer.deadline = self.deadline
+
+
+def settle_start(
+    cfg: Config, data: Dataset, started: float, note: Callable[[str], None] | None = None
+) -> tuple[Config, SettledStart]:
+    """What a run decides before its first epoch, in order: ``optimizer.lr: auto`` (the
+    finder), ``train.max_minutes`` (the epochs and folds that fit, counted from ``started``),
+    ``train.cv_folds`` (the epochs chosen). ``conv1d train`` and the estimators both call it."""
+    cfg, lr_sweep = settle_lr(cfg, data, note)
+    cfg, folds, budget = settle_budget(cfg, data, folds_for(cfg, data), started, note)
+    cv_deadline, run_deadline = deadlines(cfg, data, budget, started)
+    cfg, cv = settle_epochs(cfg, data, note, folds, cv_deadline)
+    return cfg, SettledStart(lr_sweep, budget, cv, run_deadline)
 
 
 def settle_task(cfg: Config, task_name: str, has_validation: bool) -> Config:
